@@ -1,0 +1,159 @@
+"""The frame handlers receive: one wire frame, or a fragmented message merged without copying."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from wsplay.errors import InvalidState, ProtocolError
+from wsplay.protocol.frames import FrameType, Header
+
+if TYPE_CHECKING:
+    from wsplay.engine.socket import SocketConnection
+
+__all__ = ["Frame", "RawFrame"]
+
+_BORROWED = (
+    "this frame borrowed the receive buffer (do_not_allocate_frame_data()) and the next frame has been "
+    "read since, so its bytes are gone; touch frame.data before reading on, or drop "
+    "do_not_allocate_frame_data() to keep frames"
+)
+
+
+class Frame:
+    """What a handler gets: the seed's `IWebsocketFrame`.
+
+    Attributes:
+        type: FrameType.TEXT, BINARY, CONTINUE, CLOSE, PING, PONG or ERROR.
+        connection: the connection it arrived on.
+        error: for ERROR frames, the ProtocolError (its `code` is the close code that answers it).
+        close_code, close_reason: for CLOSE frames (1005 when the peer sent no code, 1006 when the
+            connection dropped without a close frame).
+    """
+
+    __slots__ = ("type", "connection", "error", "close_code", "close_reason", "_payload", "_segments", "_text", "_headers", "_fin")
+
+    def __init__(
+        self,
+        type: FrameType,
+        connection: SocketConnection | None,
+        payload: bytes | memoryview | None = b"",
+        *,
+        text: str | None = None,
+        fin: bool = True,
+        headers: list[Header] | None = None,
+        segments: list[bytes | memoryview] | None = None,
+        error: ProtocolError | None = None,
+    ) -> None:
+        self.type = type
+        self.connection = connection
+        self._payload = payload
+        self._segments = segments
+        self._text = text
+        self._fin = fin
+        self._headers = headers
+        self.error = error
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def data(self) -> bytes:
+        """The payload as bytes the caller may keep (copied on first access in no-allocate mode)."""
+        payload = self._payload
+        if type(payload) is bytes:
+            return payload
+        try:
+            if payload is None:  # a merged message: join the fragments once
+                payload = b"".join(self._segments or ())
+            else:
+                payload = bytes(payload)
+        except ValueError:  # released memoryview
+            raise InvalidState(_BORROWED) from None
+        self._payload = payload
+        self._segments = None if self._segments is None else [payload]
+        return payload
+
+    def data_as_string(self) -> str:
+        """The payload decoded as UTF-8 (already validated for TEXT frames)."""
+        if self._text is None:
+            self._text = self.data.decode("utf-8")
+        return self._text
+
+    def read_payload(self) -> Any:
+        """Decode the payload as JSON."""
+        return json.loads(self.data_as_string())
+
+    @property
+    def raw(self) -> RawFrame:
+        """Access to the wire: `memory`, `segments`, `fin`, `is_segmented`, `headers`."""
+        return RawFrame(self)
+
+    def __len__(self) -> int:
+        if self._payload is not None:
+            return len(self._payload)
+        return sum(len(s) for s in self._segments or ())
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.type is FrameType.CLOSE:
+            extra = f" code={self.close_code} reason={self.close_reason!r}"
+        elif self.type is FrameType.ERROR:
+            extra = f" {self.error}"
+        elif self._segments is not None:
+            extra = f" segments={len(self._segments)}"
+        return f"<Frame {self.type.name} {len(self)} bytes{extra}>"
+
+
+class RawFrame:
+    """The seed's `frame.Raw`: the bytes as they sit in memory, without copies."""
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: Frame) -> None:
+        self._frame = frame
+
+    @property
+    def memory(self) -> memoryview:
+        """A view of the payload: into the receive buffer in no-allocate mode, valid until the next read.
+
+        For a message of several fragments the fragments are joined into one buffer (a copy); use
+        `segments` to read them where they are.
+        """
+        f = self._frame
+        payload = f._payload
+        if payload is None:
+            payload = f.data
+        try:
+            return memoryview(payload)
+        except ValueError:
+            raise InvalidState(_BORROWED) from None
+
+    @property
+    def segments(self) -> list[memoryview]:
+        """One view per fragment of the message (a single one for an unfragmented frame)."""
+        f = self._frame
+        parts = f._segments if f._segments is not None else [f._payload if f._payload is not None else b""]
+        try:
+            return [memoryview(p) for p in parts]
+        except ValueError:
+            raise InvalidState(_BORROWED) from None
+
+    @property
+    def fin(self) -> bool:
+        return self._frame._fin
+
+    @property
+    def is_segmented(self) -> bool:
+        """True when several fragments were merged into this frame."""
+        return self._frame._segments is not None
+
+    @property
+    def headers(self) -> list[Header]:
+        """The wire header of each frame that makes up this one."""
+        return list(self._frame._headers or ())
+
+    @property
+    def header(self) -> Header | None:
+        """The wire header of the first frame."""
+        headers = self._frame._headers
+        return headers[0] if headers else None

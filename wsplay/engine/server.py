@@ -1,0 +1,139 @@
+"""A listening WebSocket server: routes, the set of live connections, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket as socketlib
+from collections.abc import Callable
+from typing import Protocol
+
+from wsplay.engine.settings import ServerOptions, Settings
+from wsplay.engine.socket import SocketConnection
+from wsplay.engine.transport import WebsocketTransport
+
+__all__ = ["Endpoint", "HandlerError", "Server"]
+
+log = logging.getLogger("wsplay")
+
+
+class Endpoint(Protocol):
+    """What a flavor hands the engine: its settings and a coroutine that serves one connection."""
+
+    settings: Settings
+
+    async def serve(self, connection: SocketConnection) -> None: ...
+
+
+class HandlerError:
+    """A handler exception, kept for the caller: which connection, what, and the traceback."""
+
+    __slots__ = ("connection_id", "exception", "traceback")
+
+    def __init__(self, connection_id: int, exception: BaseException, traceback: str) -> None:
+        self.connection_id = connection_id
+        self.exception = exception
+        self.traceback = traceback
+
+    def __repr__(self) -> str:
+        return f"<HandlerError connection {self.connection_id}: {self.exception!r}>"
+
+
+class Server:
+    """Serve WebSocket endpoints on one listening socket, on the running loop.
+
+    Args:
+        routes: path -> endpoint; the path "*" catches every path without its own route.
+        options: timeouts, keepalive, development mode.
+    """
+
+    def __init__(self, routes: dict[str, Endpoint], options: ServerOptions) -> None:
+        self.routes = dict(routes)
+        self.options = options
+        self.connections: dict[int, SocketConnection] = {}
+        self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
+        self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
+        self._transports: set[WebsocketTransport] = set()
+        self._server: asyncio.Server | None = None
+        self.running = False
+
+    def resolve(self, path: str) -> Endpoint | None:
+        endpoint = self.routes.get(path)
+        if endpoint is None:
+            endpoint = self.routes.get("*")
+        return endpoint
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; return the port actually bound (useful with port 0).
+
+        Raises:
+            OSError: the address cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: WebsocketTransport(self), host, port, reuse_address=True, backlog=1024
+        )
+        self.running = True
+        sock = self._server.sockets[0]
+        return int(sock.getsockname()[1])
+
+    @property
+    def sockets(self) -> list[socketlib.socket]:
+        return list(self._server.sockets) if self._server is not None else []
+
+    async def stop(self, close_timeout: float | None = None) -> None:
+        """Stop listening, close every connection with 1001 and wait for them (at most close_timeout)."""
+        self.running = False
+        if self._server is not None:
+            self._server.close()
+        timeout = self.options.close_timeout if close_timeout is None else close_timeout
+        sockets = list(self.connections.values())
+        for conn in sockets:
+            try:
+                await conn._close(1001, "server shutting down")
+            except Exception:  # a connection mid-failure must not stop the others from closing
+                conn._abort(1001)
+        for transport in list(self._transports):
+            if transport.socket is None and transport.transport is not None:
+                transport.transport.abort()  # still in the HTTP phase
+        tasks = [c.task for c in sockets if c.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for conn in sockets:
+                conn._abort(1001, "server shutting down")
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _emit(self, kind: str, conn: SocketConnection, detail: object = None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, conn, detail)
+            except Exception:  # an observer must never break the server
+                log.exception("wsplay listener failed")
+
+    def _on_open(self, conn: SocketConnection) -> None:
+        self.connections[conn.id] = conn
+        host = conn.remote_address
+        where = f"{host[0]}:{host[1]}" if host else "?"
+        log.info("connection %s opened from %s on %s", conn.id, where, conn.request.path)
+        self._emit("open", conn)
+
+    def _on_close(self, conn: SocketConnection) -> None:
+        self.connections.pop(conn.id, None)
+        who = "peer" if conn.closed_by_peer else "server"
+        log.info("connection %s closed by %s: %s %s", conn.id, who, conn.close_code, conn.close_reason or "")
+        self._emit("close", conn)
+
+    def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:
+        error = HandlerError(conn.id, exc, tb)
+        self.errors.append(error)
+        log.error("connection %s: handler raised %s: %s; closing it with 1011\n%s", conn.id, type(exc).__name__, exc, tb.rstrip())
+        self._emit("error", conn, error)

@@ -1,0 +1,476 @@
+"""The connection users write to: the seed's ISocketConnection, plus reading for the imperative flavor.
+
+Every public method works from the loop (await it) and from any other thread or notebook cell (it is
+run on the loop and waited for). Writes made while frames are being handled are corked: they go out
+together, in one system call, when the loop next gets control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from websockets.datastructures import Headers
+
+from wsplay import runtime
+from wsplay.engine.frame import Frame
+from wsplay.engine.settings import ServerOptions, Settings
+from wsplay.errors import ConnectionClosed, InvalidState, ProtocolError
+from wsplay.protocol.connection import Connection
+from wsplay.protocol.frames import FrameType, encode_header
+
+if TYPE_CHECKING:
+    from wsplay.engine.server import Server
+
+__all__ = ["RequestInfo", "SocketConnection"]
+
+log = logging.getLogger("wsplay")
+
+_TYPES = {t.value: t for t in FrameType}
+_DONE = runtime.Done(None)
+_LARGE = 16 * 1024  # payloads at least this big are written straight through, not copied into the cork
+_READ_PAUSE = 4 * 1024 * 1024  # stop reading when this much waits for a busy handler
+
+
+@dataclass
+class RequestInfo:
+    """What the upgrade request said: the seed's `connection.Request`."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    remote_address: tuple[Any, ...] | None
+    subprotocol: str | None
+    server: Server = field(repr=False)
+
+
+class SocketConnection:
+    """One accepted WebSocket connection.
+
+    Attributes:
+        id: a small number, unique within the process.
+        request: the upgrade request (`request.server.running` tells whether the host still runs).
+        settings: the endpoint's Settings.
+        write_lock: an asyncio.Lock to hold around a fragmented message written by several tasks.
+    """
+
+    _ids = 0
+    _ids_lock = threading.Lock()
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        request: RequestInfo,
+        settings: Settings,
+        options: ServerOptions,
+    ) -> None:
+        with SocketConnection._ids_lock:
+            SocketConnection._ids += 1
+            self.id = SocketConnection._ids
+        self.request = request
+        self.settings = settings
+        self._options = options
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self._proto = Connection(
+            max_message_size=settings.max_message_size,
+            max_frame_size=settings.max_frame_size,
+            borrow=not settings.allocate_frame_data,
+            retain_fragments=not settings.handle_continuation_frames_manually,
+        )
+        self._merge = not settings.handle_continuation_frames_manually
+        self._parts: list[Any] = []  # fragments of the message being merged
+        self._waiter: asyncio.Future[None] | None = None
+        self._reading_paused = False
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._lost = False
+        self._closed = self._loop.create_future()  # set when the TCP connection is gone
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._ping_sent_at: float | None = None
+        self.last_received = self._loop.time()
+        self._last_ping_data = b""
+        self.close_code: int | None = None  # how it ended, once it has
+        self.close_reason = ""
+        self.closed_by_peer: bool | None = None
+        self.write_lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None
+        if options.ping_interval:
+            self._keepalive = self._loop.call_later(options.ping_interval, self._on_keepalive)
+
+    def __repr__(self) -> str:
+        return f"<SocketConnection {self.id} {self.request.path} {self.state}>"
+
+    @property
+    def state(self) -> str:
+        """'open', 'closing' or 'closed'."""
+        if self._lost:
+            return "closed"
+        return self._proto.state.value
+
+    @property
+    def remote_address(self) -> tuple[Any, ...] | None:
+        return self.request.remote_address
+
+    # -- bytes from the transport (called by the transport protocol) ------------------------------
+
+    def data_received(self, nbytes: int) -> None:
+        self._proto._end += nbytes  # buffer_updated, inlined: this runs once per read
+        self.last_received = self._loop.time()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        elif not self._reading_paused and self._proto._end - self._proto._start > _READ_PAUSE:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        for handle in (self._keepalive, self._close_timer):
+            if handle is not None:
+                handle.cancel()
+        if self.close_code is None:
+            received = self._proto.close_received
+            self.close_code, self.close_reason = received if received else (1006, "")
+            self.closed_by_peer = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        for fut in self._drain_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._drain_waiters.clear()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        for fut in self._drain_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._drain_waiters.clear()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read_frame(self) -> Awaitable[Frame]:
+        """Wait for the next frame (merged, unless continuation frames are handled manually).
+
+        Raises:
+            ConnectionClosed: the connection is closed (after its CLOSE frame was returned).
+        """
+        return runtime.bridge(self._read_frame())
+
+    def try_read_frame(self) -> Frame | None:
+        """Return the next frame if one is already buffered, else None, without waiting."""
+        if not runtime.in_loop_thread():
+            return runtime.run_sync(self._try_read())
+        return self._next()
+
+    async def _try_read(self) -> Frame | None:
+        return self._next()
+
+    async def _read_frame(self) -> Frame:
+        while True:
+            frame = self._next()
+            if frame is not None:
+                return frame
+            if self._lost:
+                raise self._closed_error()
+            if self._proto.close_received is not None or self._proto.failure is not None:
+                # The handler read on past the close: finish the handshake for it and stop.
+                await self._finish_close()
+                raise self._closed_error()
+            if self._out:
+                self._flush()
+            if self._reading_paused:
+                self._reading_paused = False
+                self._transport.resume_reading()
+            waiter = self._waiter = self._loop.create_future()
+            await waiter
+
+    def _next(self) -> Frame | None:
+        """Turn the next buffered wire frame (or completed message) into a Frame, without waiting."""
+        proto = self._proto
+        while True:
+            try:
+                inc = proto.next_frame()
+            except ProtocolError as exc:
+                self._fail(exc)
+                return Frame(FrameType.ERROR, self, b"", error=exc)
+            if inc is None:
+                return None
+            header = inc.header
+            opcode = header.opcode
+            if opcode >= 8:
+                frame = Frame(_TYPES[opcode], self, inc.payload, headers=[header])
+                if opcode == 8:
+                    frame.close_code, frame.close_reason = inc.close_code, inc.close_reason
+                    self._on_close_frame(inc.close_code, inc.close_reason)
+                elif opcode == 9:
+                    self._last_ping_data = bytes(inc.payload)
+                return frame
+            if not self._merge:
+                return Frame(_TYPES[opcode], self, inc.payload, text=inc.text, fin=header.fin, headers=[header])
+            if header.fin and not self._parts:
+                return Frame(_TYPES[opcode], self, inc.payload, text=inc.text, headers=[header])
+            self._parts.append(inc)
+            if header.fin:
+                parts, self._parts = self._parts, []
+                first = parts[0]
+                text = None
+                if first.header.opcode == FrameType.TEXT:
+                    text = "".join([p.text for p in parts])
+                return Frame(
+                    _TYPES[first.header.opcode],
+                    self,
+                    None,
+                    text=text,
+                    headers=[p.header for p in parts],
+                    segments=[p.payload for p in parts],
+                )
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        payload: str | bytes | bytearray | memoryview,
+        opcode: FrameType | int = FrameType.TEXT,
+        fin: bool = True,
+        flush: bool = True,
+    ) -> Awaitable[None]:
+        """Send one frame; await it to respect backpressure.
+
+        Args:
+            payload: `str` is sent as UTF-8.
+            opcode: FrameType.TEXT (default), BINARY, or CONTINUE for the later fragments of a message.
+            fin: False for every fragment of a message but the last.
+            flush: False keeps the frame corked until `flush()` or the next automatic flush.
+
+        Raises:
+            ConnectionClosed: the connection is gone.
+            InvalidState: this side already sent its close frame.
+        """
+        if not runtime.in_loop_thread():
+            return runtime.bridge(self._write_async(payload, opcode, fin, flush), 60)
+        self._write(payload, opcode, fin, flush)
+        if self._write_paused:
+            return self._drain()
+        return _DONE
+
+    async def _write_async(self, payload: Any, opcode: int, fin: bool, flush: bool) -> None:
+        self._write(payload, opcode, fin, flush)
+        if self._write_paused:
+            await self._drain()
+
+    def _write(self, payload: Any, opcode: int, fin: bool, flush: bool) -> None:
+        if type(payload) is str:
+            payload = payload.encode("utf-8")
+        if self._lost:
+            raise self._closed_error()
+        proto = self._proto
+        if proto.close_sent is not None or proto.failure is not None:
+            proto.check_can_send(opcode)
+        n = len(payload)
+        if n < _LARGE:
+            self._out.append(encode_header(opcode, n, fin) + payload)
+            if flush and not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+        else:
+            self._flush()
+            self._transport.write(encode_header(opcode, n, fin))
+            self._transport.write(payload)
+
+    def _send_now(self, data: bytes) -> None:
+        self._out.append(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out = self._out
+        if not out or self._lost:
+            out.clear()
+            return
+        self._transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
+
+    async def _drain(self) -> None:
+        if self._write_paused and not self._lost:
+            fut = self._loop.create_future()
+            self._drain_waiters.append(fut)
+            await fut
+        if self._lost:
+            raise self._closed_error()
+
+    def flush(self) -> Awaitable[None]:
+        """Send every corked frame now."""
+        return runtime.bridge(self._flush_async())
+
+    async def _flush_async(self) -> None:
+        self._flush()
+        await self._drain()
+
+    def write_payload(self, obj: Any) -> Awaitable[None]:
+        """Send `obj` as a JSON text frame."""
+        return self.write(json.dumps(obj, separators=(",", ":")))
+
+    def write_synchronized(
+        self,
+        payload: str | bytes | bytearray | memoryview,
+        opcode: FrameType | int = FrameType.TEXT,
+        fin: bool = True,
+    ) -> Awaitable[None]:
+        """Write while holding this connection's `write_lock` (the seed's WriteSynchronizedAsync).
+
+        One lock per connection: the seed's single static lock would make every connection wait
+        for every other one.
+        """
+        return runtime.bridge(self._write_synchronized(payload, opcode, fin), 60)
+
+    async def _write_synchronized(self, payload: Any, opcode: int, fin: bool) -> None:
+        async with self.write_lock:
+            await self._write_async(payload, opcode, fin, True)
+
+    def ping(self, data: bytes | str = b"") -> Awaitable[None]:
+        """Send a ping (at most 125 bytes of data)."""
+        return self.write(self._control_payload(data), FrameType.PING)
+
+    def pong(self, data: bytes | str | None = None) -> Awaitable[None]:
+        """Send a pong; None echoes the data of the last ping received, as RFC 6455 5.5.3 asks."""
+        return self.write(self._last_ping_data if data is None else self._control_payload(data), FrameType.PONG)
+
+    @staticmethod
+    def _control_payload(data: bytes | str) -> bytes:
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if len(payload) > 125:
+            raise ValueError(f"control frame payload is {len(payload)} bytes; limit is 125 (RFC 6455 5.5)")
+        return payload
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self, reason: str | None = None, status_code: int | None = None) -> Awaitable[None]:
+        """Start (or complete) the close handshake; idempotent.
+
+        Args:
+            reason: a short text (at most 123 bytes of UTF-8).
+            status_code: 1000 by default; when answering the peer's close, its code is echoed.
+        """
+        return runtime.bridge(self._close(status_code, reason or ""))
+
+    async def _close(self, code: int | None, reason: str) -> None:
+        proto = self._proto
+        if self._lost or proto.close_sent is not None:
+            return
+        if code is None:
+            received = proto.close_received
+            code = received[0] if received else 1000
+            if code in (1005, 1006):  # the peer sent no code: answer with none
+                code = None
+        self._send_now(proto.close_bytes(code, reason))
+        if self.close_code is None:
+            self.close_code, self.close_reason = (code if code is not None else 1005), reason
+            self.closed_by_peer = proto.close_received is not None
+        if proto.close_received is not None:
+            self._transport.close()  # handshake complete: the server closes TCP first (RFC 6455 7.1.1)
+        else:
+            self._close_timer = self._loop.call_later(self._options.close_timeout, self._on_close_timeout)
+
+    def _on_close_frame(self, code: int, reason: str) -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason, self.closed_by_peer = code, reason, True
+        if self._proto.close_sent is not None:
+            self._transport.close()
+
+    def _fail(self, exc: ProtocolError) -> None:
+        """Fail the connection (RFC 6455 7.1.7): send a close with the error's code, then stop writing."""
+        if self._lost:
+            return
+        self.close_code, self.close_reason, self.closed_by_peer = exc.code, str(exc)[:120], False
+        if self._proto.close_sent is None:
+            reason = str(exc).encode("utf-8")[:123].decode("utf-8", "ignore")
+            self._send_now(self._proto.close_bytes(exc.code, reason))
+        # Half-close instead of close: the peer then reads our close frame instead of a reset.
+        if self._transport.can_write_eof():
+            self._transport.write_eof()
+        self._close_timer = self._loop.call_later(self._options.close_timeout, self._on_close_timeout)
+
+    async def _finish_close(self) -> None:
+        """Complete the close handshake after the handler is done, then wait for the TCP close."""
+        if not self._lost:
+            proto = self._proto
+            if proto.close_sent is None and proto.failure is None:
+                await self._close(None, "")
+            while proto.close_received is None and proto.failure is None and not self._lost:
+                if self._next() is None:  # discard what arrives until the peer's close frame
+                    if self._reading_paused:
+                        self._reading_paused = False
+                        self._transport.resume_reading()
+                    waiter = self._waiter = self._loop.create_future()
+                    await waiter
+            if not self._lost and proto.close_received is not None and proto.close_sent is not None:
+                self._transport.close()
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is gone."""
+        await asyncio.shield(self._closed)
+
+    def _on_close_timeout(self) -> None:
+        if not self._lost:
+            self._transport.abort()
+
+    def _abort(self, code: int = 1006, reason: str = "") -> None:
+        if not self._lost:
+            if self.close_code is None:
+                self.close_code, self.close_reason, self.closed_by_peer = code, reason, False
+            self._transport.abort()
+
+    def _closed_error(self) -> ConnectionClosed:
+        code = self.close_code if self.close_code is not None else 1006
+        return ConnectionClosed(code, self.close_reason, bool(self.closed_by_peer))
+
+    # -- keepalive ------------------------------------------------------------------------------
+
+    def _on_keepalive(self) -> None:
+        """Ping when the peer has been silent for ping_interval; drop it if still silent after ping_timeout."""
+        self._keepalive = None
+        if self._lost or self._proto.close_sent is not None:
+            return
+        opts = self._options
+        now = self._loop.time()
+        assert opts.ping_interval is not None
+        if self._ping_sent_at is not None:
+            if self.last_received > self._ping_sent_at:
+                self._ping_sent_at = None  # something arrived: the peer is alive
+            elif now - self._ping_sent_at >= (opts.ping_timeout or opts.ping_interval):
+                log.info("connection %s: no answer to keepalive ping within %s s; dropping it", self.id, opts.ping_timeout)
+                self._abort(1011, "keepalive ping timeout")
+                return
+            else:
+                self._keepalive = self._loop.call_at(self._ping_sent_at + (opts.ping_timeout or opts.ping_interval), self._on_keepalive)
+                return
+        idle = now - self.last_received
+        if idle >= opts.ping_interval:
+            self._send_now(self._proto.frame_bytes(FrameType.PING, b"wsplay keepalive"))
+            self._ping_sent_at = now
+            self._keepalive = self._loop.call_later(opts.ping_timeout or opts.ping_interval, self._on_keepalive)
+        else:
+            self._keepalive = self._loop.call_later(opts.ping_interval - idle, self._on_keepalive)
+
+
+# Callables the server hands each new connection to (a flavor's endpoint implements this).
+ServeFunc = Callable[[SocketConnection], Awaitable[None]]

@@ -1,0 +1,180 @@
+"""The asyncio protocol for one TCP connection: HTTP until the upgrade, then WebSocket frames.
+
+Before the upgrade it collects the request head and answers it (101, the client page, or an HTTP
+error); after it, reads go straight into the connection's reusable receive buffer
+(`asyncio.BufferedProtocol`), and a task runs the endpoint's handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from wsplay.engine.socket import RequestInfo, SocketConnection
+from wsplay.errors import ConnectionClosed, HandshakeError
+from wsplay.protocol import handshake
+
+if TYPE_CHECKING:
+    from wsplay.engine.server import Endpoint, Server
+
+__all__ = ["WebsocketTransport"]
+
+log = logging.getLogger("wsplay")
+
+
+class WebsocketTransport(asyncio.BufferedProtocol):
+    """One TCP connection of a Server."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.socket: SocketConnection | None = None
+        self._reader = handshake.RequestReader(server.options.max_request_size)
+        self._head = bytearray(4096)
+        self._timer: asyncio.TimerHandle | None = None
+        self._done = False  # an HTTP answer was sent; ignore further bytes
+
+    # -- HTTP phase -------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._transports.add(self)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.server.options.handshake_timeout, self._on_handshake_timeout)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self._head)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._done:
+            return
+        try:
+            request = self._reader.feed(memoryview(self._head)[:nbytes])
+        except HandshakeError as exc:
+            self._answer(handshake.error_response(exc), exc.status, str(exc))
+            return
+        if request is not None:
+            self._on_request(request)
+
+    def _on_handshake_timeout(self) -> None:
+        if self.socket is None and self.transport is not None and not self._done:
+            log.info("closing a client that sent no complete request within %s s", self.server.options.handshake_timeout)
+            self._answer(handshake.http_response(408, "request timeout\n"), 408, "handshake timeout")
+
+    def _answer(self, response: bytes, status: int, why: str) -> None:
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        assert self.transport is not None
+        self.transport.write(response)
+        self.transport.close()
+        if status >= 400:
+            log.debug("answered %s: %s", status, why)
+
+    def _on_request(self, request: handshake.Request) -> None:
+        server = self.server
+        url = urlsplit(request.path)
+        endpoint = server.resolve(url.path)
+        if not handshake.is_upgrade(request):
+            self._plain_http(request, endpoint is not None)
+            return
+        if endpoint is None:
+            self._answer(handshake.http_response(404, f"no WebSocket endpoint at {url.path}\n"), 404, "no route")
+            return
+        try:
+            response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols)
+        except HandshakeError as exc:
+            self._answer(handshake.error_response(exc), exc.status, str(exc))
+            return
+        self._upgrade(request, response, subprotocol, endpoint, url.path, url.query)
+
+    def _plain_http(self, request: handshake.Request, routed: bool) -> None:
+        try:
+            handshake.check_host(request)
+        except HandshakeError as exc:
+            self._answer(handshake.error_response(exc), exc.status, str(exc))
+            return
+        options = self.server.options
+        if request.method not in ("GET", "HEAD"):
+            self._answer(handshake.http_response(405, "only GET\n", headers={"Allow": "GET"}), 405, "method")
+        elif options.development and options.client_page and routed:
+            page = options.client_page if request.method == "GET" else b""
+            self._answer(handshake.http_response(200, page, "text/html; charset=utf-8"), 200, "client page")
+        elif routed:
+            body = "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).\n"
+            self._answer(handshake.http_response(426, body, headers={"Upgrade": "websocket"}), 426, "plain GET")
+        else:
+            self._answer(handshake.http_response(404, "not found\n"), 404, "no route")
+
+    def _upgrade(
+        self,
+        request: handshake.Request,
+        response: bytes,
+        subprotocol: str | None,
+        endpoint: Endpoint,
+        path: str,
+        query: str,
+    ) -> None:
+        assert self.transport is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        info = RequestInfo(
+            method=request.method,
+            path=path,
+            query=query,
+            headers=request.headers,
+            remote_address=self.transport.get_extra_info("peername"),
+            subprotocol=subprotocol,
+            server=self.server,
+        )
+        socket = SocketConnection(self.transport, info, endpoint.settings, self.server.options)
+        self.transport.write(response)
+        leftover = self._reader.leftover()
+        if leftover:
+            socket._proto.receive_data(leftover)
+        self.socket = socket
+        # From here on asyncio reads straight into the connection's buffer.
+        self.get_buffer = socket._proto.get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = socket.data_received  # type: ignore[method-assign]
+        self.pause_writing = socket.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = socket.resume_writing  # type: ignore[method-assign]
+        self.server._on_open(socket)
+        socket.task = asyncio.get_running_loop().create_task(self._serve(endpoint, socket))
+
+    async def _serve(self, endpoint: Endpoint, socket: SocketConnection) -> None:
+        try:
+            await endpoint.serve(socket)
+        except ConnectionClosed:
+            pass
+        except asyncio.CancelledError:
+            socket._abort(1001, "server stopped")
+            raise
+        except Exception as exc:
+            self.server._on_handler_error(socket, exc, traceback.format_exc())
+            if not socket._lost and socket._proto.close_sent is None:
+                name = type(exc).__name__
+                await socket._close(1011, f"handler raised {name}"[:123])
+        finally:
+            if not socket._lost:
+                try:
+                    await socket._finish_close()
+                except asyncio.CancelledError:
+                    socket._abort(1001, "server stopped")
+                    raise
+            self.server._on_close(socket)
+
+    # -- both phases ------------------------------------------------------------------------------
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.server._transports.discard(self)
+        if self.socket is not None:
+            self.socket.connection_lost(exc)

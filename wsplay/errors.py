@@ -1,0 +1,72 @@
+"""Every exception wsplay raises, answering "whose fault, and what now?".
+
+    WsplayError
+      ProtocolError        the peer broke RFC 6455; carries the close code to answer with
+      HandshakeError       a bad upgrade request; carries the HTTP status to answer with
+      InvalidState         your call does not fit the connection's state (write after close)
+      ConnectionClosed     the connection is closed; says who closed it, with code and reason
+      HostError            the host could not start (port taken, bad address, ...)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectionClosed",
+    "HandshakeError",
+    "HostError",
+    "InvalidState",
+    "ProtocolError",
+    "WsplayError",
+]
+
+
+class WsplayError(Exception):
+    """Base class of every wsplay exception."""
+
+
+class ProtocolError(WsplayError):
+    """The peer broke RFC 6455; `code` is the close code to answer with."""
+
+    def __init__(self, message: str, code: int = 1002) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class HandshakeError(WsplayError):
+    """A bad opening handshake; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+class InvalidState(WsplayError):
+    """The call does not fit the connection's state, e.g. writing after close."""
+
+
+class ConnectionClosed(WsplayError):
+    """The connection is closed.
+
+    Attributes:
+        code: the close code (1005 when the close frame had none, 1006 when there was no close frame).
+        reason: the close reason.
+        by_peer: True when the peer started the close, False when this side did.
+    """
+
+    def __init__(self, code: int = 1006, reason: str = "", by_peer: bool = True) -> None:
+        self.code = code
+        self.reason = reason
+        self.by_peer = by_peer
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        from wsplay.protocol.frames import close_code_name
+
+        who = "closed by peer" if self.by_peer else "closed locally"
+        text = f"{who}: {self.code} ({close_code_name(self.code)})"
+        return f"{text} {self.reason!r}" if self.reason else text
+
+
+class HostError(WsplayError):
+    """The host could not do what was asked; the message says what to do next."""

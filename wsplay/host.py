@@ -1,0 +1,325 @@
+"""`Host`: build, start and stop a server from a script, the command line or a notebook cell.
+
+A host serves on wsplay's background loop, so `start()` returns at once and the server keeps
+answering while a cell blocks. Re-running the cell that starts a host on a port replaces the
+wsplay host already there instead of failing with "address already in use".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import importlib.resources
+import ipaddress
+import logging
+import sys
+import threading
+from collections.abc import Awaitable
+
+from wsplay import runtime
+from wsplay.engine.server import Endpoint, HandlerError, Server
+from wsplay.engine.settings import ServerOptions
+from wsplay.engine.socket import SocketConnection
+from wsplay.errors import HostError
+
+__all__ = ["Host", "stop_all"]
+
+log = logging.getLogger("wsplay")
+
+_registry: dict[int, Host] = {}  # port -> the wsplay host listening on it, in this process
+_registry_lock = threading.Lock()
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel, where writing to stderr from the loop thread lands in a random cell."""
+    return "ipykernel" in sys.modules and sys.modules.get("IPython") is not None and _ipython_kernel()
+
+
+def _ipython_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except Exception:
+        return False
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class Host:
+    """A WebSocket server, configured by chained calls and run on the background loop.
+
+    Example:
+        host = Host.create().handler(Websocket.reactive().handler(ChatHandler())).port(0).start()
+        host.url  # 'ws://127.0.0.1:54321/'
+    """
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Endpoint] = {}
+        self._port = 8080
+        self._bind = "127.0.0.1"
+        self._options = ServerOptions()
+        self._console = False
+        self._server: Server | None = None
+        self._bound_port: int | None = None
+        self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._stopped.set_result(None)
+
+    @classmethod
+    def create(cls) -> Host:
+        """Start building a host (the seed's `Host.Create()`)."""
+        return cls()
+
+    # -- building -------------------------------------------------------------------------------
+
+    def handler(self, websocket: Endpoint) -> Host:
+        """Serve `websocket` (a flavor's builder) on every path without a route of its own."""
+        return self.route("*", websocket)
+
+    def route(self, path: str, websocket: Endpoint) -> Host:
+        """Serve `websocket` at `path` (e.g. "/chat"); "*" means every other path."""
+        if path != "*" and not path.startswith("/"):
+            raise ValueError(f"a route is an absolute path like '/chat', not {path!r}")
+        if not hasattr(websocket, "serve") or not hasattr(websocket, "settings"):
+            raise TypeError(
+                f"route() takes a flavor's builder such as Websocket.reactive().handler(...), not {type(websocket).__name__}"
+            )
+        self._routes[path] = websocket
+        return self
+
+    def port(self, port: int) -> Host:
+        """Listen on `port` (default 8080); 0 picks a free one (see `url` after `start()`)."""
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0-65535, not {port}")
+        self._port = port
+        return self
+
+    def bind(self, address: str) -> Host:
+        """Listen on `address` (default 127.0.0.1, this machine only)."""
+        self._bind = address
+        return self
+
+    def keepalive(self, interval: float | None = 20.0, timeout: float | None = 20.0) -> Host:
+        """Ping a peer silent for `interval` s; drop it if still silent `timeout` s later (None: off)."""
+        self._options.ping_interval = interval
+        self._options.ping_timeout = timeout if interval else None
+        return self
+
+    def close_timeout(self, seconds: float) -> Host:
+        """Wait this long for the peer's close frame before dropping the connection (default 10 s)."""
+        self._options.close_timeout = seconds
+        return self
+
+    def handshake_timeout(self, seconds: float) -> Host:
+        """Close clients that have not sent a complete upgrade request after this long (default 10 s)."""
+        self._options.handshake_timeout = seconds
+        return self
+
+    def defaults(self) -> Host:
+        """The seed's sensible defaults: keepalive pings every 20 s (20 s to answer), 10 s close and handshake timeouts."""
+        self.keepalive(20.0, 20.0)
+        self._options.close_timeout = 10.0
+        self._options.handshake_timeout = 10.0
+        return self
+
+    def development(self) -> Host:
+        """Serve the browser chat page on a plain GET (and report pitfalls as they happen)."""
+        self._options.development = True
+        self._options.client_page = importlib.resources.files("wsplay").joinpath("static/client.html").read_bytes()
+        return self
+
+    def console(self) -> Host:
+        """Log connections, closes and handler errors (logger "wsplay"), one line each.
+
+        In a script with no logging set up this adds a handler writing to stderr; in a notebook the
+        server panel shows them instead, since a thread writing to stderr lands in whatever cell runs.
+        """
+        self._console = True
+        logger = logging.getLogger("wsplay")
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+        real = [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]
+        if not real and not logging.getLogger().handlers and not _in_kernel():
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s wsplay: %(message)s", "%H:%M:%S"))
+            logger.addHandler(handler)
+        return self
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Host:
+        """Start serving and return at once; bind errors are raised here.
+
+        Raises:
+            HostError: the port is taken by another program, or the address cannot be used.
+        """
+        if runtime.in_loop_thread():
+            raise RuntimeError("Host.start() was called on wsplay's own loop; use `await host.start_async()` there")
+        runtime.run_sync(self._start())
+        return self
+
+    def start_async(self) -> Awaitable[Host]:
+        """`start()` for `await`, from any loop or thread."""
+        return runtime.bridge(self._start())
+
+    async def _start(self) -> Host:
+        if self._server is not None:
+            return self
+        if not self._routes:
+            raise HostError("this host has nothing to serve: add one with .handler(Websocket.reactive().handler(...))")
+        with _registry_lock:
+            previous = _registry.get(self._port) if self._port else None
+        if previous is not None and previous is not self:
+            await previous._stop()  # re-running a notebook cell: the new host takes over the port
+        server = Server(self._routes, self._options)
+        try:
+            port = await server.start(self._bind, self._port)
+        except OSError as exc:
+            raise self._bind_error(exc) from None
+        self._server = server
+        self._bound_port = port
+        self._stopped = concurrent.futures.Future()
+        with _registry_lock:
+            _registry[port] = self
+        log.info("listening on %s", self.url)
+        return self
+
+    def _bind_error(self, exc: OSError) -> HostError:
+        where = f"{self._bind}:{self._port}"
+        if exc.errno == errno.EADDRINUSE:
+            return HostError(
+                f"port {self._port} on {self._bind} is in use by another program; stop it, or use .port(0) for a free one"
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return HostError(f"not allowed to listen on {where} ({exc.strerror}); ports below 1024 need privileges: use .port(0)")
+        return HostError(f"cannot listen on {where}: {exc.strerror or exc}; check the .bind() address")
+
+    def stop(self) -> Awaitable[None]:
+        """Stop serving: close every client with 1001 (going away) and wait for them; idempotent."""
+        return runtime.bridge(self._stop())
+
+    async def _stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        with _registry_lock:
+            if _registry.get(self._bound_port or -1) is self:
+                del _registry[self._bound_port or -1]
+        try:
+            await server.stop()
+        finally:
+            log.info("stopped %s", self.url)
+            if not self._stopped.done():
+                self._stopped.set_result(None)
+
+    def restart(self) -> Host:
+        """Stop, then start again with the current configuration (on the same port when it was chosen)."""
+        if runtime.in_loop_thread():
+            raise RuntimeError("Host.restart() was called on wsplay's own loop; await stop() and start_async() there")
+        port = self._port
+        if self._bound_port and not self._port:
+            self._port = self._bound_port
+        try:
+            runtime.run_sync(self._stop())
+            runtime.run_sync(self._start())
+        finally:
+            self._port = port
+        return self
+
+    def run(self) -> None:
+        """Start and block until stopped (from another thread or the panel) or interrupted (Ctrl-C)."""
+        self.start()
+        try:
+            while not self._stopped.done():
+                try:
+                    self._stopped.result(timeout=0.5)  # wake up now and then so Ctrl-C is seen
+                except concurrent.futures.TimeoutError:
+                    pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    async def run_async(self) -> None:
+        """Start and wait until stopped; cancelling the wait stops the host."""
+        await self.start_async()
+        try:
+            await asyncio.wrap_future(self._stopped)
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def bound_port(self) -> int | None:
+        """The port listened on while running (the chosen one with `.port(0)`)."""
+        return self._bound_port if self._server is not None else None
+
+    def _netloc(self) -> str:
+        port = self._bound_port or self._port
+        host = self._bind
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        try:
+            if ipaddress.ip_address(host).version == 6:
+                host = f"[{host}]"
+        except ValueError:
+            pass
+        return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL, e.g. 'ws://127.0.0.1:8080/'."""
+        return f"ws://{self._netloc()}/"
+
+    @property
+    def client_url(self) -> str:
+        """Where a browser gets the chat page (development mode), e.g. 'http://127.0.0.1:8080/'."""
+        return f"http://{self._netloc()}/"
+
+    @property
+    def connections(self) -> list[SocketConnection]:
+        """The open connections, oldest first."""
+        server = self._server
+        return list(server.connections.values()) if server is not None else []
+
+    @property
+    def errors(self) -> list[HandlerError]:
+        """The latest handler exceptions (each closed only its own connection with 1011)."""
+        server = self._server
+        return list(server.errors) if server is not None else []
+
+    @property
+    def server(self) -> Server | None:
+        """The engine's Server while running."""
+        return self._server
+
+    def __repr__(self) -> str:
+        state = f"running at {self.url}" if self.running else "stopped"
+        return f"<Host {state}, {len(self.connections)} connection(s)>"
+
+
+def stop_all() -> None:
+    """Stop every wsplay host in this process."""
+    with _registry_lock:
+        hosts = list(_registry.values())
+    for host in hosts:
+        try:
+            host.stop()
+        except Exception as exc:
+            log.warning("could not stop %r: %s", host, exc)
+
+
+def _stop_all_at_exit() -> None:
+    if any(h.running for h in list(_registry.values())):
+        stop_all()
+
+
+runtime.at_exit(_stop_all_at_exit)

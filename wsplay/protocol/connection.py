@@ -1,0 +1,394 @@
+"""The per-connection RFC 6455 state machine over a reusable receive buffer.
+
+Bytes go in either by copy (`receive_data`) or zero-copy (`get_buffer` / `buffer_updated`, the shape
+of `asyncio.BufferedProtocol`); complete frames come out of `next_frame()` one at a time, validated
+(masking, reserved bits and opcodes, control-frame rules, fragmentation order, UTF-8, close payloads,
+size limits). Outgoing frames are encoded by `frame_bytes()`; a client masks them with a key from an
+injectable source so tests can pin it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable
+
+from wsplay.errors import InvalidState, ProtocolError
+from wsplay.protocol.frames import (
+    FrameType,
+    Header,
+    apply_mask,
+    encode_close_payload,
+    encode_header,
+    parse_close_payload,
+)
+from wsplay.protocol.parser import parse_header
+from wsplay.protocol.utf8 import Utf8Validator, decode_text
+
+__all__ = ["Connection", "Incoming", "Side", "State"]
+
+DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
+_MIN_FREE = 16 * 1024  # read at least this much per recv
+_UNMASK_CHUNK = 16 * 1024  # in-place unmasking never allocates a temporary larger than this
+
+
+class Side(enum.Enum):
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"  # one side has sent a close frame
+    CLOSED = "closed"  # both close frames seen, or the connection failed
+
+
+class Incoming:
+    """One frame read off the wire.
+
+    Attributes:
+        header: the wire header.
+        payload: the unmasked payload: `bytes` the caller owns, or a `memoryview` into the receive
+            buffer when the connection borrows (valid until the next `next_frame()`).
+        text: the decoded text of a TEXT frame or of a continuation of one (the part this frame
+            completes: a character cut by a fragment boundary comes with the later frame).
+        close_code, close_reason: for CLOSE frames.
+    """
+
+    __slots__ = ("header", "payload", "text", "close_code", "close_reason")
+
+    def __init__(self, header: Header, payload: bytes | memoryview, text: str | None = None) -> None:
+        self.header = header
+        self.payload = payload
+        self.text = text
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def __repr__(self) -> str:
+        return f"<Incoming {self.header!r}>"
+
+
+class Connection:
+    """RFC 6455 framing state for one side of one connection.
+
+    Args:
+        side: Side.SERVER expects masked frames and sends unmasked ones; CLIENT the other way round.
+        max_message_size: largest message (all fragments) accepted; larger gets 1009. None: no limit.
+        max_frame_size: largest single frame accepted; None: only the message limit applies.
+        borrow: hand out payloads as views into the receive buffer instead of copies.
+        retain_fragments: with `borrow`, keep the views of an open message's fragments valid until
+            the message is complete (the engine merges them without copying).
+        mask_source: returns 4 random bytes per client frame; `os.urandom` by default.
+        buffer_size: initial receive buffer size.
+    """
+
+    def __init__(
+        self,
+        side: Side = Side.SERVER,
+        *,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE,
+        max_frame_size: int | None = None,
+        borrow: bool = False,
+        retain_fragments: bool = False,
+        mask_source: Callable[[], bytes] | None = None,
+        buffer_size: int = 64 * 1024,
+    ) -> None:
+        self.side = side
+        self._server = side is Side.SERVER
+        self.max_message_size = max_message_size if max_message_size is not None else 1 << 63
+        self.max_frame_size = max_frame_size if max_frame_size is not None else 1 << 63
+        self.borrow = borrow
+        self.retain_fragments = retain_fragments
+        self._mask_source = mask_source or (lambda: os.urandom(4))
+        self._initial_size = buffer_size
+        self._buf = bytearray(buffer_size)
+        self._view = memoryview(self._buf)
+        self._start = 0  # first byte not yet consumed
+        self._end = 0  # one past the last byte received
+        self._pending: tuple[int, int, bytes | None, int] | None = None  # header of an incomplete frame
+        self._checked = 0  # payload bytes of the pending text frame already unmasked and validated
+        self._partial: list[str] = []  # text decoded from the pending frame so far
+        self._message: int | None = None  # opcode of the open fragmented message
+        self._message_size = 0
+        self._validator: Utf8Validator | None = None
+        self._borrowed: list[memoryview] = []
+        self.close_received: tuple[int, str] | None = None
+        self.close_sent: tuple[int | None, str] | None = None
+        self.failure: ProtocolError | None = None
+        self.eof = False
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        if self.failure is not None or (self.close_received and self.close_sent):
+            return State.CLOSED
+        if self.close_received or self.close_sent:
+            return State.CLOSING
+        return State.OPEN
+
+    @property
+    def message_open(self) -> FrameType | None:
+        """The type of the fragmented message being received, or None between messages."""
+        return FrameType(self._message) if self._message is not None else None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not consumed by `next_frame()` yet."""
+        return self._end - self._start
+
+    # -- bytes in ---------------------------------------------------------------------------------
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Return writable space for the next read (the `asyncio.BufferedProtocol` contract)."""
+        if len(self._buf) - self._end < _MIN_FREE:
+            self._make_room(max(sizehint, _MIN_FREE))
+        return self._view[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Account for `nbytes` written into the space `get_buffer()` returned."""
+        self._end += nbytes
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Copy bytes in (for peers that do not read into our buffer, and for tests)."""
+        n = len(data)
+        if len(self._buf) - self._end < n:
+            self._make_room(n)
+        self._buf[self._end : self._end + n] = data
+        self._end += n
+
+    def receive_eof(self) -> None:
+        self.eof = True
+
+    def _make_room(self, need: int) -> None:
+        keep = self._end - self._start
+        size = len(self._buf)
+        target = keep + need
+        oversized = size > 4 * self._initial_size and 2 * target < size
+        if not self._borrowed and target <= size and not oversized:
+            # Slide the unconsumed tail to the front; safe because nobody holds a view of the buffer.
+            if self._start:
+                self._buf[:keep] = self._buf[self._start : self._end]
+        else:
+            # A new buffer: views lent out keep the old one alive and unchanged. It grows by doubling
+            # only when full of bytes that really arrived (never to a declared length), and shrinks
+            # back once a large message has been consumed.
+            if target > size:
+                size = max(target, 2 * size)
+            elif oversized:
+                size = max(self._initial_size, 2 * target)
+            buf = bytearray(size)
+            buf[:keep] = self._view[self._start : self._end]
+            self._buf = buf
+            self._view = memoryview(buf)
+        self._start, self._end = 0, keep
+
+    def _release(self) -> None:
+        for view in self._borrowed:
+            try:
+                view.release()
+            except BufferError:  # someone exported it further (e.g. numpy): it stays valid, our buffer moves on
+                pass
+        self._borrowed.clear()
+
+    # -- frames out of the buffer -----------------------------------------------------------------
+
+    def next_frame(self) -> Incoming | None:
+        """Return the next complete frame, or None when more bytes are needed.
+
+        Views lent out by the previous call are released first (in borrow mode), so late access to
+        them fails loudly instead of reading bytes that have been reused.
+
+        Raises:
+            ProtocolError: the peer broke the protocol; `code` is the close code to send. The
+                connection is failed: later calls return None.
+        """
+        if self._borrowed and not (self.retain_fragments and self._message is not None):
+            self._release()
+        if self._start == self._end and not self._borrowed:
+            # Everything is consumed and nothing is lent out: rewind for free, and give back a buffer
+            # that a large message grew (otherwise it stays until its free tail happens to fill up).
+            if len(self._buf) > 4 * self._initial_size:
+                self._buf = bytearray(self._initial_size)
+                self._view = memoryview(self._buf)
+            self._start = self._end = 0
+        while self.failure is None:
+            try:
+                incoming = self._read_one()
+            except ProtocolError as exc:
+                self.failure = exc
+                raise
+            if incoming is None:
+                return None
+            if self.close_received is not None and incoming.header.opcode != FrameType.CLOSE:
+                continue  # after a close frame the peer must send nothing; ignore whatever it did
+            return incoming
+        return None
+
+    def _read_one(self) -> Incoming | None:
+        buf = self._buf
+        start = self._start
+        pending = self._pending
+        if pending is None:
+            try:
+                found = parse_header(buf, start, self._end)
+            except ValueError as exc:
+                raise ProtocolError(str(exc), 1002) from None
+            if found is None:
+                return None
+            b0, length, mask_key, payload_pos = found
+            self._check_header(b0, length, mask_key)
+            hlen = payload_pos - start
+        else:
+            b0, length, mask_key, hlen = pending
+            payload_pos = start + hlen
+        payload_end = payload_pos + length
+        opcode = b0 & 0x0F
+        texty = opcode == 1 or (opcode == 0 and self._message == 1)
+
+        if payload_end > self._end:
+            self._pending = (b0, length, mask_key, hlen)
+            if texty:  # fail fast: validate what has arrived of a text frame before the rest comes
+                self._check_partial(payload_pos, mask_key)
+            return None
+
+        # The whole frame is here.
+        self._pending = None
+        self._start = payload_end
+        checked = self._checked
+        header = Header(bool(b0 & 0x80), opcode, length, mask_key, bytes(buf[start:payload_pos]))
+        fin = b0 & 0x80
+
+        if checked:  # part of this text frame was already unmasked in place and decoded
+            self._checked = 0
+            if mask_key is not None:
+                self._unmask_in_place(payload_pos + checked, payload_end, mask_key, checked)
+            view = self._view[payload_pos:payload_end]
+            text = "".join(self._partial) + self._validator_feed(view[checked:], bool(fin))
+            self._partial.clear()
+            payload = self._lend(view) if self.borrow else bytes(view)
+        else:
+            if self.borrow:
+                if mask_key is not None:
+                    self._unmask_in_place(payload_pos, payload_end, mask_key, 0)
+                payload = self._lend(self._view[payload_pos:payload_end])
+            elif mask_key is not None:
+                payload = apply_mask(self._view[payload_pos:payload_end], mask_key)
+            else:
+                payload = bytes(self._view[payload_pos:payload_end])
+            text = None
+            if texty:
+                if opcode == 1 and fin:
+                    text = decode_text(payload)
+                else:
+                    if opcode == 1:
+                        self._validator = Utf8Validator()
+                    text = self._validator_feed(payload, bool(fin))
+
+        if opcode >= 8:
+            incoming = Incoming(header, payload)
+            if opcode == 8:
+                incoming.close_code, incoming.close_reason = parse_close_payload(payload)
+                self.close_received = (incoming.close_code, incoming.close_reason)
+            return incoming
+
+        # Data frame: advance the fragmentation state.
+        if opcode:
+            if not fin:
+                self._message = opcode
+                self._message_size = length
+        else:
+            self._message_size += length
+            if fin:
+                self._message = None
+                self._validator = None
+        return Incoming(header, payload, text)
+
+    def _check_header(self, b0: int, length: int, mask_key: bytes | None) -> None:
+        opcode = b0 & 0x0F
+        if (mask_key is None) is self._server:
+            if self._server:
+                raise ProtocolError("client frame is not masked (RFC 6455 5.1)", 1002)
+            raise ProtocolError("server frame is masked (RFC 6455 5.1)", 1002)
+        if b0 & 0x70:
+            raise ProtocolError("reserved bits must be 0: no extension was negotiated (RFC 6455 5.2)", 1002)
+        if opcode >= 8:
+            if opcode > 0xA:
+                raise ProtocolError(f"reserved control opcode {opcode:#x} (RFC 6455 5.2)", 1002)
+            if not b0 & 0x80:
+                raise ProtocolError("control frame is fragmented; FIN must be 1 (RFC 6455 5.5)", 1002)
+            if length > 125:
+                raise ProtocolError(f"control frame payload is {length} bytes; limit is 125 (RFC 6455 5.5)", 1002)
+            return
+        if opcode > 2:
+            raise ProtocolError(f"reserved data opcode {opcode:#x} (RFC 6455 5.2)", 1002)
+        if opcode == 0:
+            if self._message is None:
+                raise ProtocolError("continuation frame with no message open (RFC 6455 5.4)", 1002)
+            total = self._message_size + length
+        else:
+            if self._message is not None:
+                raise ProtocolError("new data frame while a fragmented message is open (RFC 6455 5.4)", 1002)
+            total = length
+        if length > self.max_frame_size:
+            raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self.max_frame_size}", 1009)
+        if total > self.max_message_size:
+            raise ProtocolError(f"message of {total}+ bytes exceeds the limit of {self.max_message_size}", 1009)
+
+    def _check_partial(self, payload_pos: int, mask_key: bytes | None) -> None:
+        upto = self._end - payload_pos
+        checked = self._checked
+        if upto - checked < 64:  # not worth it for a handful of bytes
+            return
+        if mask_key is not None:
+            self._unmask_in_place(payload_pos + checked, self._end, mask_key, checked)
+        if self._validator is None:
+            self._validator = Utf8Validator()
+        self._partial.append(self._validator_feed(self._view[payload_pos + checked : self._end], False))
+        self._checked = upto
+
+    def _validator_feed(self, data: bytes | memoryview, final: bool) -> str:
+        if self._validator is None:
+            self._validator = Utf8Validator()
+        text = self._validator.feed(data, final)
+        if final:
+            self._validator = None
+        return text
+
+    def _unmask_in_place(self, lo: int, hi: int, mask_key: bytes, offset: int) -> None:
+        k = offset & 3
+        if k:
+            mask_key = mask_key[k:] + mask_key[:k]
+        buf, view = self._buf, self._view
+        while lo < hi:
+            step = min(hi - lo, _UNMASK_CHUNK)  # a multiple of 4, so the mask phase is kept
+            buf[lo : lo + step] = apply_mask(view[lo : lo + step], mask_key)
+            lo += step
+
+    def _lend(self, view: memoryview) -> memoryview:
+        self._borrowed.append(view)
+        return view
+
+    # -- bytes out --------------------------------------------------------------------------------
+
+    def frame_bytes(self, opcode: int, payload: bytes | bytearray | memoryview = b"", fin: bool = True, rsv: int = 0) -> bytes:
+        """Encode a frame to send; a client masks it. No state is checked: see `check_can_send`."""
+        if self._server:
+            return encode_header(opcode, len(payload), fin, rsv) + payload
+        mask_key = self._mask_source()
+        return encode_header(opcode, len(payload), fin, rsv, mask_key) + apply_mask(payload, mask_key)
+
+    def check_can_send(self, opcode: int) -> None:
+        """Raise InvalidState when a frame of this type may no longer be sent."""
+        if self.close_sent is not None:
+            raise InvalidState(
+                f"cannot send a {FrameType(opcode).name} frame: a close frame was already sent on this connection"
+            )
+        if self.failure is not None:
+            raise InvalidState(f"cannot send: the connection failed ({self.failure})")
+
+    def close_bytes(self, code: int | None = 1000, reason: str = "") -> bytes:
+        """Encode our close frame and remember that it was sent."""
+        payload = encode_close_payload(code, reason)
+        self.close_sent = (code, reason)
+        return self.frame_bytes(FrameType.CLOSE, payload)

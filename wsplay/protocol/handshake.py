@@ -1,0 +1,138 @@
+"""The opening handshake, on websockets' Sans-I/O HTTP parsing and key/accept, plus the checks it leaves to us.
+
+websockets' `ServerProtocol.accept()` checks the method (405), the HTTP version (505), Connection and
+Upgrade (426), the key (400, duplicates included) and negotiates subprotocols. It leaves the Host
+header to the caller and answers a wrong version with 400; RFC 6455 4.2.2 wants 426 with
+`Sec-WebSocket-Version: 13`, so those two are done here. No extension is offered, so an offer of
+permessage-deflate is declined by leaving `Sec-WebSocket-Extensions` out of the response.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+from collections.abc import Sequence
+
+from websockets.datastructures import Headers, MultipleValuesError
+from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
+
+from wsplay.errors import HandshakeError
+
+__all__ = ["Request", "RequestReader", "Response", "accept", "check_host", "error_response", "http_response", "is_upgrade"]
+
+MAX_REQUEST_SIZE = 16 * 1024
+
+
+class RequestReader:
+    """Collect the bytes of an HTTP request head until it is complete.
+
+    Args:
+        max_size: the most bytes a request head may take before it is answered with 431.
+    """
+
+    def __init__(self, max_size: int = MAX_REQUEST_SIZE) -> None:
+        self.max_size = max_size
+        self._reader = StreamReader()
+        self._parser = Request.parse(self._reader.read_line)
+        self._received = 0
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Request | None:
+        """Add bytes; return the request once its head is complete, else None.
+
+        Raises:
+            HandshakeError: the bytes are not an acceptable HTTP request (400, 414 or 431).
+        """
+        self._received += len(data)
+        self._reader.feed_data(bytes(data))
+        try:
+            next(self._parser)
+        except StopIteration as done:
+            return done.value
+        except RequestLineTooLong as exc:
+            raise HandshakeError(f"request line too long: {exc}", 414) from None
+        except (HeaderLineTooLong, TooManyHeaders) as exc:
+            raise HandshakeError(f"request header fields too large: {exc}", 431) from None
+        except Exception as exc:  # websockets raises ValueError, UnicodeDecodeError, NotImplementedError
+            raise HandshakeError(f"malformed HTTP request: {exc}", 400) from None
+        if self._received > self.max_size:
+            raise HandshakeError(f"request head exceeds {self.max_size} bytes", 431)
+        return None
+
+    def leftover(self) -> bytes:
+        """Bytes received after the request head (a client may send frames right behind it)."""
+        return bytes(self._reader.buffer)
+
+
+def is_upgrade(request: Request) -> bool:
+    """Tell a WebSocket upgrade attempt from a plain HTTP request."""
+    return "Upgrade" in request.headers or "Sec-WebSocket-Key" in request.headers
+
+
+def _single(headers: Headers, name: str) -> str | None:
+    try:
+        return headers.get(name)
+    except MultipleValuesError:
+        raise HandshakeError(f"duplicate {name} header", 400) from None
+
+
+def check_host(request: Request) -> None:
+    """HTTP/1.1 requires exactly one Host header (RFC 9112 3.2)."""
+    if not _single(request.headers, "Host"):
+        raise HandshakeError("missing Host header (RFC 9112 3.2)", 400)
+
+
+def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple[bytes, str | None]:
+    """Check an upgrade request and build the 101 response.
+
+    Returns:
+        The response bytes and the negotiated subprotocol.
+
+    Raises:
+        HandshakeError: with the status and headers to answer with.
+    """
+    check_host(request)
+    version = _single(request.headers, "Sec-WebSocket-Version")
+    if version is not None and version != "13":
+        raise HandshakeError(
+            f"unsupported WebSocket version {version!r}; this server speaks 13 (RFC 6455 4.4)",
+            426,
+            {"Sec-WebSocket-Version": "13"},
+        )
+    protocol = ServerProtocol(subprotocols=list(subprotocols) if subprotocols else None)
+    response = protocol.accept(request)
+    if response.status_code != 101:
+        detail = response.body.decode("utf-8", "replace").strip().removeprefix("Failed to open a WebSocket connection: ")
+        extra = {k: v for k, v in response.headers.raw_items() if k in ("Allow", "Upgrade")}
+        raise HandshakeError(detail.rstrip("."), response.status_code, extra)
+    return response.serialize(), protocol.subprotocol
+
+
+def http_response(
+    status: int,
+    body: bytes | str = b"",
+    content_type: str = "text/plain; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """Serialize a plain HTTP response that ends the connection."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    status_obj = http.HTTPStatus(status)
+    out = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+        ]
+    )
+    for name, value in (headers or {}).items():
+        out[name] = value
+    return Response(status_obj.value, status_obj.phrase, out, body).serialize()
+
+
+def error_response(exc: HandshakeError) -> bytes:
+    """The HTTP answer to a failed handshake: the status, its headers and a one-line explanation."""
+    return http_response(exc.status, f"Failed to open a WebSocket connection: {exc}.\n", headers=exc.headers)
