@@ -14,8 +14,7 @@ import sys
 import threading
 import warnings
 
-EXAMPLES = ("chat", "echo")
-FLAVORS = ("reactive", "functional", "imperative", "legacy")
+from wsplay.examples import EXAMPLES, FLAVORS
 
 
 def _port(text: str) -> int:
