@@ -187,7 +187,7 @@ class Connection:
         for view in self._borrowed:
             try:
                 view.release()
-            except BufferError:  # someone exported it further (e.g. numpy): it stays valid, our buffer moves on
+            except BufferError:  # exported further (e.g. to numpy): that export may see the buffer reused
                 pass
         self._borrowed.clear()
 
@@ -212,18 +212,19 @@ class Connection:
                 self._buf = bytearray(self._initial_size)
                 self._view = memoryview(self._buf)
             self._start = self._end = 0
-        while self.failure is None:
-            try:
-                incoming = self._read_one()
-            except ProtocolError as exc:
-                self.failure = exc
-                raise
-            if incoming is None:
-                return None
-            if self.close_received is not None and incoming.header.opcode != FrameType.CLOSE:
-                continue  # after a close frame the peer must send nothing; ignore whatever it did
-            return incoming
-        return None
+        if self.failure is not None:
+            return None
+        if self.close_received is not None:
+            # After its close frame the peer must send nothing (RFC 6455 5.5.1): whatever it did send
+            # is dropped unread, so it cannot turn a clean close into a protocol error.
+            self._start = self._end
+            self._pending = None
+            return None
+        try:
+            return self._read_one()
+        except ProtocolError as exc:
+            self.failure = exc
+            raise
 
     def _read_one(self) -> Incoming | None:
         buf = self._buf
@@ -338,8 +339,10 @@ class Connection:
     def _check_partial(self, payload_pos: int, mask_key: bytes | None) -> None:
         upto = self._end - payload_pos
         checked = self._checked
-        if upto - checked < 64:  # not worth it for a handful of bytes
+        if upto == checked:
             return
+        # Every new byte is checked, however few: DESIGN.md wants invalid UTF-8 detected as soon as it is
+        # seen (Autobahn 6.4.3/6.4.4 send the bad bytes as a 4-byte chunk in the middle of one frame).
         if mask_key is not None:
             self._unmask_in_place(payload_pos + checked, self._end, mask_key, checked)
         if self._validator is None:
@@ -381,9 +384,8 @@ class Connection:
     def check_can_send(self, opcode: int) -> None:
         """Raise InvalidState when a frame of this type may no longer be sent."""
         if self.close_sent is not None:
-            raise InvalidState(
-                f"cannot send a {FrameType(opcode).name} frame: a close frame was already sent on this connection"
-            )
+            kind = FrameType(opcode).name if opcode in (0, 1, 2, 8, 9, 10) else f"opcode {opcode:#x}"
+            raise InvalidState(f"cannot send a {kind} frame: a close frame was already sent on this connection")
         if self.failure is not None:
             raise InvalidState(f"cannot send: the connection failed ({self.failure})")
 

@@ -50,6 +50,10 @@ class RequestReader:
         try:
             next(self._parser)
         except StopIteration as done:
+            # The head may complete inside one large read: measure it, not the reads, so the limit
+            # does not depend on how the bytes were chunked.
+            if self._received - len(self._reader.buffer) > self.max_size:
+                raise HandshakeError(f"request head exceeds {self.max_size} bytes", 431) from None
             return done.value
         except RequestLineTooLong as exc:
             raise HandshakeError(f"request line too long: {exc}", 414) from None
