@@ -104,6 +104,22 @@ class Frame:
         return f"<Frame {self.type.name} {len(self)} bytes{extra}>"
 
 
+def _view(payload: bytes | memoryview) -> memoryview:
+    """A view of a payload; a borrowed one is handed out as itself.
+
+    `memoryview(view)` would share the buffer without being tied to `view`, so it would outlive the
+    connection's `release()` of the lent view and read whatever the buffer holds next; the lent view
+    itself fails loudly once released.
+    """
+    if type(payload) is memoryview:
+        try:
+            payload.nbytes  # raises ValueError once the connection released it
+        except ValueError:
+            raise InvalidState(_BORROWED) from None
+        return payload
+    return memoryview(payload)
+
+
 class RawFrame:
     """The seed's `frame.Raw`: the bytes as they sit in memory, without copies."""
 
@@ -123,20 +139,14 @@ class RawFrame:
         payload = f._payload
         if payload is None:
             payload = f.data
-        try:
-            return memoryview(payload)
-        except ValueError:
-            raise InvalidState(_BORROWED) from None
+        return _view(payload)
 
     @property
     def segments(self) -> list[memoryview]:
         """One view per fragment of the message (a single one for an unfragmented frame)."""
         f = self._frame
         parts = f._segments if f._segments is not None else [f._payload if f._payload is not None else b""]
-        try:
-            return [memoryview(p) for p in parts]
-        except ValueError:
-            raise InvalidState(_BORROWED) from None
+        return [_view(p) for p in parts]
 
     @property
     def fin(self) -> bool:

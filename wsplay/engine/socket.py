@@ -291,6 +291,10 @@ class SocketConnection:
                 self._flush_scheduled = True
                 self._loop.call_soon(self._flush)
         else:
+            if type(payload) is not bytes:
+                # A transport may keep a view of what it could not send at once (3.12+); never let it
+                # keep a view of a borrowed receive buffer or of a bytearray the caller may change.
+                payload = bytes(payload)
             self._flush()
             self._transport.write(encode_header(opcode, n, fin))
             self._transport.write(payload)

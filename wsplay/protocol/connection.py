@@ -154,7 +154,7 @@ class Connection:
         n = len(data)
         if len(self._buf) - self._end < n:
             self._make_room(n)
-        self._buf[self._end : self._end + n] = data
+        self._view[self._end : self._end + n] = data
         self._end += n
 
     def receive_eof(self) -> None:
@@ -362,10 +362,11 @@ class Connection:
         k = offset & 3
         if k:
             mask_key = mask_key[k:] + mask_key[:k]
-        buf, view = self._buf, self._view
+        view = self._view
         while lo < hi:
             step = min(hi - lo, _UNMASK_CHUNK)  # a multiple of 4, so the mask phase is kept
-            buf[lo : lo + step] = apply_mask(view[lo : lo + step], mask_key)
+            # Through the memoryview: assigning bytes to a bytearray slice copies them once more first.
+            view[lo : lo + step] = apply_mask(view[lo : lo + step], mask_key)
             lo += step
 
     def _lend(self, view: memoryview) -> memoryview:

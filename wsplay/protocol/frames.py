@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import enum
 import struct
-from websockets.utils import apply_mask  # C speedup when websockets was built with it
+try:  # websockets' C unmasking when its extension is built, its pure-Python fallback otherwise
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - depends on how websockets was installed
+    from websockets.utils import apply_mask
 
 from wsplay.errors import ProtocolError
 
