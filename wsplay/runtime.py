@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -97,12 +98,48 @@ class Done(Awaitable[T]):
     def __repr__(self) -> str:
         return f"<Done {self.value!r}>"
 
+    def _ipython_display_(self) -> None:
+        # `conn.write("hi")` as a cell's last line should show nothing, not "<Done None>".
+        if self.value is not None:
+            from IPython.display import display
+
+            display(self.value)
+
 
 def bridge(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> Awaitable[T]:
-    """Return `coro` to await on the loop thread; elsewhere run it to completion first."""
+    """Run a public method's coroutine the way its caller can use it.
+
+    - On the loop thread: return `coro` itself, to await.
+    - From coroutine code on another thread's running loop (a notebook cell with top-level `await`,
+      an `async def` under `asyncio.run`): start it on the background loop and return an awaitable
+      of its result, so that loop keeps running (a client living on it can still answer).
+    - Anywhere else (a plain cell, a script, a worker thread): run it to completion and return an
+      already-finished awaitable, so the call has taken effect when it returns.
+    """
     if in_loop_thread():
         return coro
+    if _called_from_coroutine() and _has_running_loop():
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, get_loop()))
     return Done(run_sync(coro, timeout))
+
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE; also set on a notebook cell compiled with top-level await
+
+
+def _called_from_coroutine() -> bool:
+    """True when the nearest caller outside wsplay is coroutine code (so it can await us)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("wsplay"):
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and bool(frame.f_code.co_flags & _CO_COROUTINE)
+
+
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def at_exit(hook: Callable[[], None]) -> None:

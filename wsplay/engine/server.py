@@ -97,11 +97,14 @@ class Server:
         for transport in list(self._transports):
             if transport.socket is None and transport.transport is not None:
                 transport.transport.abort()  # still in the HTTP phase
-        tasks = [c.task for c in sockets if c.task is not None]
+        # A handler may itself be stopping the host: never wait for (or cancel) the caller's own task.
+        current = asyncio.current_task()
+        tasks = [c.task for c in sockets if c.task is not None and c.task is not current]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
             for conn in sockets:
-                conn._abort(1001, "server shutting down")
+                if conn.task is not current:
+                    conn._abort(1001, "server shutting down")
             for task in pending:
                 task.cancel()
             if pending:

@@ -1,0 +1,85 @@
+"""Run notebooks built in code on a real kernel with nbclient.
+
+The kernel must be this interpreter (the test environment with wsplay installed), whatever
+kernelspecs the machine has: each run writes a throwaway `python3` kernelspec pointing at
+`sys.executable` and puts it first on JUPYTER_PATH. Runtime and IPython directories go to the
+test's tmp dir too, so nothing outside it is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+KERNEL_STARTUP = 60  # seconds
+CELL_TIMEOUT = 30  # seconds, per cell
+
+
+@dataclass
+class Run:
+    notebook: nbformat.NotebookNode
+    seconds: float
+
+    def stream(self, index: int, name: str = "stdout") -> str:
+        """All text cell `index` wrote to `name` (stdout or stderr)."""
+        cell = self.notebook.cells[index]
+        return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == name)
+
+    def errors(self) -> list[tuple[int, str, str]]:
+        """(cell index, ename, evalue) of every error output."""
+        return [
+            (i, o.ename, o.evalue)
+            for i, cell in enumerate(self.notebook.cells)
+            for o in cell.get("outputs", [])
+            if o.output_type == "error"
+        ]
+
+
+@pytest.fixture
+def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], Run]:
+    """`run_notebook([source, ...])` builds a notebook in tmp_path, executes it and returns the Run."""
+    import nbclient
+
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (wsplay tests)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
+
+    def run(sources: list[str]) -> Run:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+        path = tmp_path / "notebook.ipynb"
+        nbformat.write(nb, path)  # a real file on disk, as a user's notebook would be
+        nb = nbformat.read(path, as_version=4)
+        client = nbclient.NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=CELL_TIMEOUT,
+            startup_timeout=KERNEL_STARTUP,
+            resources={"metadata": {"path": str(tmp_path)}},
+        )
+        started = time.monotonic()
+        client.execute()
+        return Run(nb, time.monotonic() - started)
+
+    return run
