@@ -132,7 +132,8 @@ class Server:
     def _on_close(self, conn: SocketConnection) -> None:
         self.connections.pop(conn.id, None)
         who = "peer" if conn.closed_by_peer else "server"
-        log.info("connection %s closed by %s: %s %s", conn.id, who, conn.close_code, conn.close_reason or "")
+        reason = f" {conn.close_reason!r}" if conn.close_reason else ""
+        log.info("connection %s closed by %s: %s%s", conn.id, who, conn.close_code, reason)
         self._emit("close", conn)
 
     def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:

@@ -218,8 +218,9 @@ class SocketConnection:
             if opcode >= 8:
                 frame = Frame(_TYPES[opcode], self, inc.payload, headers=[header])
                 if opcode == 8:
-                    frame.close_code, frame.close_reason = inc.close_code, inc.close_reason
-                    self._on_close_frame(inc.close_code, inc.close_reason)
+                    code = inc.close_code if inc.close_code is not None else 1005
+                    frame.close_code, frame.close_reason = code, inc.close_reason
+                    self._on_close_frame(code, inc.close_reason)
                 elif opcode == 9:
                     self._last_ping_data = bytes(inc.payload)
                 return frame

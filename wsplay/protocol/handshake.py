@@ -18,6 +18,7 @@ from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooMany
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
+from websockets.typing import Subprotocol
 
 from wsplay.errors import HandshakeError
 
@@ -105,7 +106,8 @@ def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple
             426,
             {"Sec-WebSocket-Version": "13"},
         )
-    protocol = ServerProtocol(subprotocols=list(subprotocols) if subprotocols else None)
+    offered = [Subprotocol(name) for name in subprotocols] if subprotocols else None
+    protocol = ServerProtocol(subprotocols=offered)
     response = protocol.accept(request)
     if response.status_code != 101:
         detail = response.body.decode("utf-8", "replace").strip().removeprefix("Failed to open a WebSocket connection: ")
