@@ -22,6 +22,7 @@ from wsplay.engine.server import Endpoint, HandlerError, Server
 from wsplay.engine.settings import ServerOptions
 from wsplay.engine.socket import SocketConnection
 from wsplay.errors import HostError
+from wsplay.observe import Event, FrameRecord, Recorder
 
 __all__ = ["Host", "stop_all"]
 
@@ -64,6 +65,7 @@ class Host:
         self._bound_port: int | None = None
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stopped.set_result(None)
+        self._recorder = Recorder()
 
     @classmethod
     def create(cls) -> Host:
@@ -113,6 +115,22 @@ class Host:
     def handshake_timeout(self, seconds: float) -> Host:
         """Close clients that have not sent a complete upgrade request after this long (default 10 s)."""
         self._options.handshake_timeout = seconds
+        return self
+
+    def record(self, frames: int | bool = 2000, events: int = 1000) -> Host:
+        """Keep the last `frames` frames and `events` events for the panel and `host.frames`.
+
+        `record(False)` records nothing (not even counters): the fastest setting.
+        """
+        if frames is False:
+            self._recorder = Recorder(0, 0, enabled=False)
+        else:
+            self._recorder = Recorder(int(frames), events)
+        return self
+
+    def stall_threshold(self, seconds: float) -> Host:
+        """In development mode, report a handler holding the message pump this long while frames wait (default 1 s)."""
+        self._options.stall_threshold = seconds
         return self
 
     def defaults(self) -> Host:
@@ -171,7 +189,7 @@ class Host:
             previous = _registry.get(self._port) if self._port else None
         if previous is not None and previous is not self:
             await previous._stop()  # re-running a notebook cell: the new host takes over the port
-        server = Server(self._routes, self._options)
+        server = Server(self._routes, self._options, self._recorder)
         try:
             port = await server.start(self._bind, self._port)
         except OSError as exc:
@@ -295,6 +313,46 @@ class Host:
         """The latest handler exceptions (each closed only its own connection with 1011)."""
         server = self._server
         return list(server.errors) if server is not None else []
+
+    @property
+    def recorder(self) -> Recorder:
+        """What this host has recorded (kept across restarts)."""
+        return self._recorder
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        """A snapshot of the recorded frames, both directions, oldest first."""
+        return self._recorder.frames()
+
+    @property
+    def events(self) -> list[Event]:
+        """A snapshot of the recorded events: opens, closes, handler errors, pitfalls."""
+        return self._recorder.events()
+
+    # -- notebook ---------------------------------------------------------------------------------
+
+    def panel(self) -> object:
+        """The live server panel (status, connections, frame log, inspector, warnings); needs ipywidgets."""
+        from wsplay.widgets import ServerPanel
+
+        return ServerPanel(self)
+
+    def client(self, width: str = "100%", height: int = 320) -> object:
+        """Show the browser chat page in the notebook (an IFrame of `client_url`)."""
+        from IPython.display import IFrame
+
+        return IFrame(self.client_url, width=width, height=height)
+
+    def _ipython_display_(self) -> None:
+        # `host` as the last expression of a cell shows its live panel (text when ipywidgets is missing).
+        from IPython.display import display
+
+        try:
+            panel = self.panel()
+        except ImportError:
+            display(repr(self))
+        else:
+            display(panel)
 
     @property
     def server(self) -> Server | None:

@@ -6,12 +6,14 @@ import asyncio
 import collections
 import logging
 import socket as socketlib
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 from wsplay.engine.settings import ServerOptions, Settings
 from wsplay.engine.socket import SocketConnection
 from wsplay.engine.transport import WebsocketTransport
+from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, HandlerErrorRecord, LoopBlocked, Recorder
 
 __all__ = ["Endpoint", "HandlerError", "Server"]
 
@@ -48,9 +50,11 @@ class Server:
         options: timeouts, keepalive, development mode.
     """
 
-    def __init__(self, routes: dict[str, Endpoint], options: ServerOptions) -> None:
+    def __init__(self, routes: dict[str, Endpoint], options: ServerOptions, recorder: Recorder | None = None) -> None:
         self.routes = dict(routes)
         self.options = options
+        self.recorder = recorder if recorder is not None and recorder.enabled else None
+        self._watchdog: asyncio.Task[None] | None = None
         self.connections: dict[int, SocketConnection] = {}
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
         self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
@@ -75,8 +79,23 @@ class Server:
             lambda: WebsocketTransport(self), host, port, reuse_address=True, backlog=1024
         )
         self.running = True
+        if self.options.development and self.recorder is not None:
+            self._watchdog = loop.create_task(self._watch())
         sock = self._server.sockets[0]
         return int(sock.getsockname()[1])
+
+    async def _watch(self) -> None:
+        """Development mode: report pumps held by slow handlers, and a loop blocked outright."""
+        period = max(0.05, self.options.stall_threshold / 4)
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(period)
+            late = loop.time() - before - period
+            if late >= self.options.stall_threshold and self.recorder is not None:
+                self.recorder.event(LoopBlocked(time.time(), 0, late))
+            for conn in list(self.connections.values()):
+                conn.check_stall()
 
     @property
     def sockets(self) -> list[socketlib.socket]:
@@ -85,6 +104,8 @@ class Server:
     async def stop(self, close_timeout: float | None = None) -> None:
         """Stop listening, close every connection with 1001 and wait for them (at most close_timeout)."""
         self.running = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._server is not None:
             self._server.close()
         timeout = self.options.close_timeout if close_timeout is None else close_timeout
@@ -127,6 +148,8 @@ class Server:
         host = conn.remote_address
         where = f"{host[0]}:{host[1]}" if host else "?"
         log.info("connection %s opened from %s on %s", conn.id, where, conn.request.path)
+        if self.recorder is not None:
+            self.recorder.event(ConnectionOpened(time.time(), conn.id, where, conn.request.path, conn.request.subprotocol))
         self._emit("open", conn)
 
     def _on_close(self, conn: SocketConnection) -> None:
@@ -134,10 +157,18 @@ class Server:
         who = "peer" if conn.closed_by_peer else "server"
         reason = f" {conn.close_reason!r}" if conn.close_reason else ""
         log.info("connection %s closed by %s: %s%s", conn.id, who, conn.close_code, reason)
+        if self.recorder is not None:
+            proto = conn._proto
+            clean = proto.close_sent is not None and proto.close_received is not None
+            self.recorder.event(
+                ConnectionClosedRecord(time.time(), conn.id, conn.close_code or 1006, conn.close_reason, who, clean)
+            )
         self._emit("close", conn)
 
     def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:
         error = HandlerError(conn.id, exc, tb)
         self.errors.append(error)
         log.error("connection %s: handler raised %s: %s; closing it with 1011\n%s", conn.id, type(exc).__name__, exc, tb.rstrip())
+        if self.recorder is not None:
+            self.recorder.event(HandlerErrorRecord(time.time(), conn.id, conn._busy_handler, f"{type(exc).__name__}: {exc}", tb))
         self._emit("error", conn, error)

@@ -38,7 +38,8 @@ class ServerOptions:
         close_timeout: seconds to wait for the peer's close frame before dropping the TCP connection.
         handshake_timeout: seconds a client may take to send its upgrade request.
         max_request_size: the largest HTTP request head accepted (431 above it).
-        development: serve the client page on a plain GET (and, later, report pitfalls).
+        development: serve the client page on a plain GET and report pitfalls (stalls, interleaved writes).
+        stall_threshold: seconds a handler may hold the message pump, while frames wait, before it is reported.
         client_page: the HTML served on a plain GET in development mode.
     """
 
@@ -48,4 +49,5 @@ class ServerOptions:
     handshake_timeout: float = 10.0
     max_request_size: int = 16 * 1024
     development: bool = False
+    stall_threshold: float = 1.0
     client_page: bytes = field(default=b"", repr=False)

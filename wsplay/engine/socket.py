@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,10 @@ from wsplay import runtime
 from wsplay.engine.frame import Frame
 from wsplay.engine.settings import ServerOptions, Settings
 from wsplay.errors import ConnectionClosed, InvalidState, ProtocolError
+from wsplay.observe import InterleavedWrite, LimitHit, PumpStall, Recorder
 from wsplay.protocol.connection import Connection
 from wsplay.protocol.frames import FrameType, encode_header
+from wsplay.protocol.parser import parse_header
 
 if TYPE_CHECKING:
     from wsplay.engine.server import Server
@@ -69,6 +72,7 @@ class SocketConnection:
         request: RequestInfo,
         settings: Settings,
         options: ServerOptions,
+        recorder: Recorder | None = None,
     ) -> None:
         with SocketConnection._ids_lock:
             SocketConnection._ids += 1
@@ -104,6 +108,13 @@ class SocketConnection:
         self.closed_by_peer: bool | None = None
         self.write_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
+        self._rec = recorder if recorder is not None and recorder.enabled else None
+        # Development mode watches for the seed's two pitfalls (a stalled pump, interleaved writes).
+        self._watch = options.development
+        self._busy_since: float | None = None  # when the frame being handled was handed out
+        self._busy_handler = "handle()"  # what holds the pump (the reactive pump names the method)
+        self._stall: PumpStall | None = None
+        self._out_owner: Any = None  # the writer of the fragmented message being sent
         if options.ping_interval:
             self._keepalive = self._loop.call_later(options.ping_interval, self._on_keepalive)
 
@@ -184,9 +195,13 @@ class SocketConnection:
         return self._next()
 
     async def _read_frame(self) -> Frame:
+        if self._watch:
+            self._pump_idle()
         while True:
             frame = self._next()
             if frame is not None:
+                if self._watch:
+                    self._busy_since = self._loop.time()
                 return frame
             if self._lost:
                 raise self._closed_error()
@@ -209,12 +224,16 @@ class SocketConnection:
             try:
                 inc = proto.next_frame()
             except ProtocolError as exc:
+                if self._rec is not None and exc.code == 1009:
+                    self._rec.event(LimitHit(time.time(), self.id, "message size", proto.max_message_size))
                 self._fail(exc)
                 return Frame(FrameType.ERROR, self, b"", error=exc)
             if inc is None:
                 return None
             header = inc.header
             opcode = header.opcode
+            if self._rec is not None:
+                self._rec.frame(self.id, "in", header, inc.payload)
             if opcode >= 8:
                 frame = Frame(_TYPES[opcode], self, inc.payload, headers=[header])
                 if opcode == 8:
@@ -266,13 +285,18 @@ class SocketConnection:
             InvalidState: this side already sent its close frame.
         """
         if not runtime.in_loop_thread():
-            return runtime.bridge(self._write_async(payload, opcode, fin, flush), 60)
+            owner = threading.current_thread() if self._watch else None
+            return runtime.bridge(self._write_async(payload, opcode, fin, flush, owner), 60)
+        if self._watch and opcode <= 2:
+            self._check_interleave(asyncio.current_task(), opcode, fin)
         self._write(payload, opcode, fin, flush)
         if self._write_paused:
             return self._drain()
         return _DONE
 
-    async def _write_async(self, payload: Any, opcode: int, fin: bool, flush: bool) -> None:
+    async def _write_async(self, payload: Any, opcode: int, fin: bool, flush: bool, owner: Any = None) -> None:
+        if owner is not None and opcode <= 2:
+            self._check_interleave(owner, opcode, fin)
         self._write(payload, opcode, fin, flush)
         if self._write_paused:
             await self._drain()
@@ -286,8 +310,11 @@ class SocketConnection:
         if proto.close_sent is not None or proto.failure is not None:
             proto.check_can_send(opcode)
         n = len(payload)
+        head = encode_header(opcode, n, fin)
+        if self._rec is not None:
+            self._rec.frame(self.id, "out", head, payload)
         if n < _LARGE:
-            self._out.append(encode_header(opcode, n, fin) + payload)
+            self._out.append(head + payload)
             if flush and not self._flush_scheduled:
                 self._flush_scheduled = True
                 self._loop.call_soon(self._flush)
@@ -297,10 +324,15 @@ class SocketConnection:
                 # keep a view of a borrowed receive buffer or of a bytearray the caller may change.
                 payload = bytes(payload)
             self._flush()
-            self._transport.write(encode_header(opcode, n, fin))
+            self._transport.write(head)
             self._transport.write(payload)
 
     def _send_now(self, data: bytes) -> None:
+        """Send a whole encoded frame (close, keepalive ping) at once."""
+        if self._rec is not None:
+            found = parse_header(data, 0, len(data))
+            if found is not None:
+                self._rec.frame(self.id, "out", data[: found[3]], data[found[3] :])
         self._out.append(data)
         self._flush()
 
@@ -447,6 +479,65 @@ class SocketConnection:
     def _closed_error(self) -> ConnectionClosed:
         code = self.close_code if self.close_code is not None else 1006
         return ConnectionClosed(code, self.close_reason, bool(self.closed_by_peer))
+
+    # -- pitfall reports (development mode) -----------------------------------------------------
+
+    def _pump_idle(self) -> None:
+        """The handler is back at the pump: close the books on a stall, if there was one."""
+        since, self._busy_since = self._busy_since, None
+        if since is None:
+            return
+        seconds = self._loop.time() - since
+        stall = self._stall
+        if stall is None and seconds >= self._options.stall_threshold:
+            self.check_stall(seconds)  # a blocking call kept the watchdog from seeing it live
+            stall = self._stall
+        if stall is not None:
+            stall.seconds = max(stall.seconds, seconds)
+            stall.ongoing = False
+            self._stall = None
+            if self._rec is not None:
+                self._rec.touch()
+
+    def check_stall(self, seconds: float | None = None) -> None:
+        """Report the pump as stalled if a handler has held it past the threshold while frames wait."""
+        if self._busy_since is None or self._rec is None or self._lost:
+            return
+        if seconds is None:
+            seconds = self._loop.time() - self._busy_since
+        if seconds < self._options.stall_threshold:
+            return
+        waiting, ping = self._proto.peek_waiting()
+        if not waiting:
+            return
+        stall = self._stall
+        if stall is None:
+            self._stall = self._rec.event(
+                PumpStall(time.time(), self.id, self._busy_handler, seconds, waiting, ping)
+            )  # type: ignore[assignment]
+        else:
+            stall.seconds = seconds
+            stall.frames_waiting = max(stall.frames_waiting, waiting)
+            stall.ping_waiting = stall.ping_waiting or ping
+            self._rec.touch()
+
+    def _check_interleave(self, owner: Any, opcode: int, fin: bool) -> None:
+        """Notice a writer breaking into another writer's fragmented message (the frames still go out)."""
+        current = self._out_owner
+        problem = ""
+        if opcode:  # TEXT or BINARY: a new message
+            if current is not None and current is not owner:
+                problem = "a new message was started while another writer's fragmented message was still open"
+            self._out_owner = None if fin else owner
+        else:  # CONTINUE
+            if current is None:
+                problem = "a continuation frame was written with no fragmented message open"
+            elif current is not owner:
+                problem = "a writer added a continuation frame to another writer's message"
+            if fin:
+                self._out_owner = None
+        if problem and self._rec is not None:
+            self._rec.event(InterleavedWrite(time.time(), self.id, problem))
 
     # -- keepalive ------------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
             subprotocol=subprotocol,
             server=self.server,
         )
-        socket = SocketConnection(self.transport, info, endpoint.settings, self.server.options)
+        socket = SocketConnection(self.transport, info, endpoint.settings, self.server.options, self.server.recorder)
         self.transport.write(response)
         leftover = self._reader.leftover()
         if leftover:

@@ -74,13 +74,17 @@ async def pump(connection: SocketConnection, handler: Any) -> None:
     }
     await maybe_await(handler.on_connected(connection))
     read = connection._read_frame
+    watch = connection._watch
     told_close = False
     try:
         while True:
             frame = await read()
             if frame.type is FrameType.CLOSE:
                 told_close = True
-            result = dispatch[frame.type](connection, frame)
+            callback = dispatch[frame.type]
+            if watch:  # development mode: name what holds the pump if it stalls
+                connection._busy_handler = getattr(callback, "__qualname__", repr(callback))
+            result = callback(connection, frame)
             if result is not None and hasattr(result, "__await__"):
                 await result
     except ConnectionClosed as closed:

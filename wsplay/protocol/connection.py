@@ -191,6 +191,22 @@ class Connection:
                 pass
         self._borrowed.clear()
 
+    def peek_waiting(self) -> tuple[int, bool]:
+        """Count the frames buffered but not read yet (a partial one included) and tell if a ping is among them."""
+        buf, pos, end = self._buf, self._start, self._end
+        count, ping = 0, False
+        while pos < end:
+            try:
+                found = parse_header(buf, pos, end)
+            except ValueError:
+                break
+            if found is None:
+                break
+            count += 1
+            ping = ping or (found[0] & 0x0F) == 0x9
+            pos = found[3] + found[1]
+        return count, ping
+
     # -- frames out of the buffer -----------------------------------------------------------------
 
     def next_frame(self) -> Incoming | None:

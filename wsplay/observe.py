@@ -1,0 +1,350 @@
+"""What happened, for the panels and for you: connections, frames both ways, and pitfalls, in a bounded recorder.
+
+The engine and the client record; widgets and notebook code read snapshots. Recording a frame is
+one tuple appended to a bounded deque (records are built only when a snapshot asks), so it stays
+cheap on the hot path; appends and snapshots are single C-level deque operations, safe across the
+loop thread and a notebook cell.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from wsplay.protocol.frames import FrameType, Header, close_code_name
+
+__all__ = [
+    "ConnectionClosedRecord",
+    "ConnectionOpened",
+    "Counters",
+    "Event",
+    "FrameRecord",
+    "HandlerErrorRecord",
+    "InterleavedWrite",
+    "LimitHit",
+    "LoopBlocked",
+    "PumpStall",
+    "Recorder",
+]
+
+PREVIEW = 256  # payload bytes kept per frame record
+
+
+@dataclass
+class Event:
+    """Base of every non-frame record: when, and on which connection."""
+
+    time: float
+    connection: int
+
+    kind = "event"
+
+    def summary(self) -> str:
+        return self.kind
+
+
+@dataclass
+class ConnectionOpened(Event):
+    remote: str = ""
+    path: str = "/"
+    subprotocol: str | None = None
+
+    kind = "open"
+
+    def summary(self) -> str:
+        return f"connection {self.connection} opened from {self.remote} on {self.path}"
+
+
+@dataclass
+class ConnectionClosedRecord(Event):
+    code: int = 1006
+    reason: str = ""
+    by: str = "peer"  # "peer", "server" or "client"
+    clean: bool = False  # a close frame went each way before TCP closed
+
+    kind = "close"
+
+    @property
+    def code_name(self) -> str:
+        return close_code_name(self.code)
+
+    def summary(self) -> str:
+        reason = f" {self.reason!r}" if self.reason else ""
+        how = "" if self.clean else " (no clean close handshake)"
+        return f"connection {self.connection} closed by {self.by}: {self.code} {self.code_name}{reason}{how}"
+
+
+@dataclass
+class HandlerErrorRecord(Event):
+    handler: str = ""
+    error: str = ""
+    traceback: str = ""
+
+    kind = "error"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: {self.handler} raised {self.error}; closed with 1011"
+
+
+@dataclass
+class PumpStall(Event):
+    """A handler held the message pump while frames waited: the seed's long-running-task pitfall."""
+
+    handler: str = ""
+    seconds: float = 0.0
+    frames_waiting: int = 0
+    ping_waiting: bool = False
+    ongoing: bool = True
+
+    kind = "stall"
+    fix = "spawn a task for long work (asyncio.create_task) and return to the pump; cancel it in on_close"
+    notebook = "notebooks/07-long-running-tasks.ipynb"
+
+    def summary(self) -> str:
+        ping = ", a ping among them" if self.ping_waiting else ""
+        state = "for" if not self.ongoing else "for at least"
+        return (
+            f"connection {self.connection}: {self.handler} held the message pump {state} {self.seconds:.1f} s "
+            f"while {self.frames_waiting} frame(s) waited{ping}"
+        )
+
+
+@dataclass
+class InterleavedWrite(Event):
+    """Two writers mixed their frames into one fragmented message: the seed's sync-write pitfall."""
+
+    detail: str = ""
+
+    kind = "interleave"
+    fix = "hold connection.write_lock around a fragmented message (or use connection.write_synchronized)"
+    notebook = "notebooks/08-synchronized-writes.ipynb"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: interleaved write: {self.detail}"
+
+
+@dataclass
+class LoopBlocked(Event):
+    """Something blocked the whole event loop (time.sleep, CPU-bound work): every connection stood still."""
+
+    seconds: float = 0.0
+
+    kind = "blocked"
+    fix = "never block in a handler: await asyncio.sleep(), or run blocking work with asyncio.to_thread()"
+    notebook = "notebooks/07-long-running-tasks.ipynb"
+
+    def summary(self) -> str:
+        return f"the event loop was blocked for {self.seconds:.1f} s: every connection stood still"
+
+
+@dataclass
+class LimitHit(Event):
+    limit: str = ""
+    value: int = 0
+    code: int = 1009
+
+    kind = "limit"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: {self.limit} limit of {self.value} hit; closed with {self.code}"
+
+
+@dataclass
+class FrameRecord:
+    """One frame, in or out, with its wire header as the inspector shows it."""
+
+    index: int
+    time: float
+    connection: int
+    direction: str  # "in" (received) or "out" (sent)
+    header: Header
+    preview: bytes  # the first PREVIEW bytes of the payload, unmasked
+
+    @property
+    def fin(self) -> bool:
+        return self.header.fin
+
+    @property
+    def rsv(self) -> tuple[bool, bool, bool]:
+        return (self.header.rsv1, self.header.rsv2, self.header.rsv3)
+
+    @property
+    def opcode(self) -> int:
+        return self.header.opcode
+
+    @property
+    def type_name(self) -> str:
+        kind = self.header.type
+        return kind.name if kind is not None else f"reserved {self.header.opcode:#x}"
+
+    @property
+    def masked(self) -> bool:
+        return self.header.masked
+
+    @property
+    def mask_key(self) -> bytes | None:
+        return self.header.mask_key
+
+    @property
+    def length(self) -> int:
+        return self.header.length
+
+    @property
+    def length_form(self) -> int:
+        return self.header.length_form
+
+    @property
+    def header_bytes(self) -> bytes:
+        return self.header.header_bytes
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.preview) < self.header.length
+
+    def text(self) -> str | None:
+        """The preview as text for TEXT/CONTINUE frames that decode (a cut character is replaced)."""
+        if self.header.opcode in (FrameType.TEXT, FrameType.CONTINUE):
+            return self.preview.decode("utf-8", "replace")
+        return None
+
+    def close_info(self) -> tuple[int, str] | None:
+        """(code, reason) of a CLOSE frame with a payload."""
+        if self.header.opcode != FrameType.CLOSE or len(self.preview) < 2:
+            return None
+        return int.from_bytes(self.preview[:2], "big"), self.preview[2:].decode("utf-8", "replace")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "time": self.time,
+            "connection": self.connection,
+            "direction": self.direction,
+            "type": self.type_name,
+            "fin": self.fin,
+            "rsv1": self.rsv[0],
+            "rsv2": self.rsv[1],
+            "rsv3": self.rsv[2],
+            "opcode": self.opcode,
+            "masked": self.masked,
+            "mask_key": self.mask_key.hex() if self.mask_key else None,
+            "length": self.length,
+            "length_form": self.length_form,
+            "header_hex": self.header_bytes.hex(" "),
+            "preview": self.preview,
+        }
+
+
+@dataclass
+class Counters:
+    """Per-connection totals (they count every frame, also those the bounded log has dropped)."""
+
+    frames_in: int = 0
+    bytes_in: int = 0
+    frames_out: int = 0
+    bytes_out: int = 0
+
+
+class Recorder:
+    """A bounded, thread-safe log of frames and events.
+
+    Args:
+        max_frames: frames kept (the oldest are dropped); 0 keeps none but still counts.
+        max_events: events kept.
+        enabled: False records nothing at all (the engine skips the calls).
+
+    Attributes:
+        version: grows with every record; a panel redraws only when it changed.
+    """
+
+    def __init__(self, max_frames: int = 2000, max_events: int = 1000, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.max_frames = max_frames
+        self._frames: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=max_frames)
+        self._events: collections.deque[Event] = collections.deque(maxlen=max_events)
+        self._counters: dict[int, Counters] = {}
+        self._index = itertools.count()
+        self.version = 0
+        self.dropped = 0  # frames that fell off the bounded log
+
+    # -- recording (loop thread) ----------------------------------------------------------------
+
+    def frame(self, connection: int, direction: str, header: Header | bytes, payload: Any) -> None:
+        """Record one frame; `header` is a Header or the raw header bytes (parsed only when read)."""
+        counters = self._counters.get(connection)
+        if counters is None:
+            counters = self._counters[connection] = Counters()
+        n = len(payload)
+        if direction == "in":
+            counters.frames_in += 1
+            counters.bytes_in += n
+        else:
+            counters.frames_out += 1
+            counters.bytes_out += n
+        if not self.max_frames:
+            return
+        # bytes of at most PREVIEW are kept as they are (slicing returns the same object); anything
+        # else, a borrowed view above all, is copied, since its buffer will be reused.
+        preview = payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])
+        frames = self._frames
+        if len(frames) == self.max_frames:
+            self.dropped += 1
+        frames.append((next(self._index), time.time(), connection, direction, header, preview))
+        self.version += 1
+
+    def event(self, event: Event) -> Event:
+        """Record an event (and return it, so a live one can be updated later with `touch`)."""
+        self._events.append(event)
+        self.version += 1
+        return event
+
+    def touch(self) -> None:
+        """Say that a recorded event was updated in place (an ongoing stall that ended)."""
+        self.version += 1
+
+    def clear(self) -> None:
+        """Forget the logged frames and events (counters stay)."""
+        self._frames.clear()
+        self._events.clear()
+        self.version += 1
+
+    def forget(self, connection: int) -> None:
+        """Drop a closed connection's counters."""
+        self._counters.pop(connection, None)
+
+    # -- reading (any thread) -------------------------------------------------------------------
+
+    def frames(self, connection: int | None = None) -> list[FrameRecord]:
+        """A snapshot of the logged frames, oldest first (of one connection when given)."""
+        out = []
+        for index, t, conn, direction, header, preview in self._frames.copy():
+            if connection is not None and conn != connection:
+                continue
+            if not isinstance(header, Header):
+                header = Header.parse(header)
+            out.append(FrameRecord(index, t, conn, direction, header, preview))
+        return out
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        """A snapshot of the events, oldest first (only those of `kind`, e.g. "stall", when given)."""
+        events = list(self._events.copy())
+        return [e for e in events if e.kind == kind] if kind else events
+
+    def counters(self, connection: int) -> Counters:
+        counters = self._counters.get(connection)
+        return Counters(**vars(counters)) if counters is not None else Counters()
+
+    def to_dataframe(self, what: str = "frames") -> Any:
+        """The frames (or events) as a pandas DataFrame; needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install pandas (or wsplay[notebook])") from None
+        if what == "frames":
+            return pd.DataFrame([r.as_dict() for r in self.frames()])
+        if what == "events":
+            return pd.DataFrame([{"kind": e.kind, "summary": e.summary(), **vars(e)} for e in self.events()])
+        raise ValueError(f"to_dataframe() shows 'frames' or 'events', not {what!r}")
+
