@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="deliver CONTINUE frames instead of merged messages")
     serve.add_argument("--no-allocate", action="store_true",
                        help="let frames borrow the receive buffer instead of copying their data")
+    serve.add_argument("--no-record", action="store_true",
+                       help="record no frames or events (the fastest setting; nothing for panels to show)")
     return parser
 
 
@@ -56,6 +58,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"wsplay: {error}", file=sys.stderr, flush=True)
         return 2
     host = Host.create().handler(websocket).port(args.port).bind(args.bind).defaults().development().console()
+    if args.no_record:
+        host.record(False)
 
     stopping = threading.Event()
 
