@@ -13,8 +13,10 @@ import errno
 import importlib.resources
 import ipaddress
 import logging
+import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable
 
 from wsplay import runtime
@@ -22,7 +24,7 @@ from wsplay.engine.server import Endpoint, HandlerError, Server
 from wsplay.engine.settings import ServerOptions
 from wsplay.engine.socket import SocketConnection
 from wsplay.errors import HostError
-from wsplay.observe import Event, FrameRecord, Recorder
+from wsplay.observe import Event, FrameRecord, Notice, Recorder
 
 __all__ = ["Host", "stop_all"]
 
@@ -117,6 +119,35 @@ class Host:
         self._options.handshake_timeout = seconds
         return self
 
+    def max_connections(self, limit: int | None) -> Host:
+        """Accept at most `limit` open connections; more handshakes get 503 (default 4096; None: no limit)."""
+        self._options.max_connections = limit
+        return self
+
+    def max_request_size(self, size: int) -> Host:
+        """Answer an upgrade request whose head is larger than `size` bytes with 431 (default 16 KiB)."""
+        self._options.max_request_size = size
+        return self
+
+    def write_limit(self, high_water: int = 64 * 1024, maximum: int = 32 * 1024 * 1024) -> Host:
+        """Outgoing buffering: `await write()` waits above `high_water`; a peer that lets `maximum` bytes pile up
+        unread is dropped with 1008 (defaults 64 KiB and 32 MiB)."""
+        if high_water > maximum:
+            raise ValueError("the write high-water mark must not exceed the maximum")
+        self._options.write_high_water = high_water
+        self._options.max_write_buffer = maximum
+        return self
+
+    def allowed_origins(self, origins: list[str]) -> Host:
+        """Also accept browser pages from these origins (e.g. ["https://example.org"]); others get 403."""
+        self._options.origins.allow(origins)
+        return self
+
+    def allow_any_origin(self) -> Host:
+        """Accept WebSocket handshakes from pages on any site (turns off the hijacking defence)."""
+        self._options.origins.any_origin = True
+        return self
+
     def record(self, frames: int | bool = 2000, events: int = 1000) -> Host:
         """Keep the last `frames` frames and `events` events for the panel and `host.frames`.
 
@@ -189,6 +220,9 @@ class Host:
             previous = _registry.get(self._port) if self._port else None
         if previous is not None and previous is not self:
             await previous._stop()  # re-running a notebook cell: the new host takes over the port
+        # Under JupyterHub/Binder only the authenticated proxy reaches a kernel's ports, with the
+        # hub's origin: accept what it forwards.
+        self._options.origins.trust_proxy = bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
         server = Server(self._routes, self._options, self._recorder)
         try:
             port = await server.start(self._bind, self._port)
@@ -200,6 +234,13 @@ class Host:
         with _registry_lock:
             _registry[port] = self
         log.info("listening on %s", self.url)
+        if not server.loopback and self._options.development:
+            message = (
+                f"listening on every interface ({self._bind}): anyone who can reach this machine can connect; "
+                "use .bind('127.0.0.1') unless that is what you want"
+            )
+            log.warning(message)
+            self._recorder.event(Notice(time.time(), 0, message))
         return self
 
     def _bind_error(self, exc: OSError) -> HostError:

@@ -26,8 +26,10 @@ __all__ = [
     "InterleavedWrite",
     "LimitHit",
     "LoopBlocked",
+    "Notice",
     "PumpStall",
     "Recorder",
+    "Refused",
 ]
 
 PREVIEW = 256  # payload bytes kept per frame record
@@ -150,6 +152,32 @@ class LimitHit(Event):
 
     def summary(self) -> str:
         return f"connection {self.connection}: {self.limit} limit of {self.value} hit; closed with {self.code}"
+
+
+@dataclass
+class Refused(Event):
+    """A handshake refused before any connection existed (connection 0): a foreign origin, too many clients."""
+
+    status: int = 403
+    reason: str = ""
+    remote: str = ""
+
+    kind = "refused"
+
+    def summary(self) -> str:
+        return f"refused a handshake from {self.remote} with {self.status}: {self.reason}"
+
+
+@dataclass
+class Notice(Event):
+    """Something the person running the server should know (e.g. listening on every interface)."""
+
+    message: str = ""
+
+    kind = "notice"
+
+    def summary(self) -> str:
+        return self.message
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import logging
 import socket as socketlib
 import time
@@ -13,11 +14,26 @@ from typing import Protocol
 from wsplay.engine.settings import ServerOptions, Settings
 from wsplay.engine.socket import SocketConnection
 from wsplay.engine.transport import WebsocketTransport
-from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, HandlerErrorRecord, LoopBlocked, Recorder
+from wsplay.observe import (
+    ConnectionClosedRecord,
+    ConnectionOpened,
+    HandlerErrorRecord,
+    LimitHit,
+    LoopBlocked,
+    Recorder,
+    Refused,
+)
 
 __all__ = ["Endpoint", "HandlerError", "Server"]
 
 log = logging.getLogger("wsplay")
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 class Endpoint(Protocol):
@@ -55,6 +71,7 @@ class Server:
         self.options = options
         self.recorder = recorder if recorder is not None and recorder.enabled else None
         self._watchdog: asyncio.Task[None] | None = None
+        self.loopback = True  # listening on loopback addresses only (set by start)
         self.connections: dict[int, SocketConnection] = {}
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
         self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
@@ -79,6 +96,7 @@ class Server:
             lambda: WebsocketTransport(self), host, port, reuse_address=True, backlog=1024
         )
         self.running = True
+        self.loopback = all(_is_loopback(sock.getsockname()[0]) for sock in self._server.sockets)
         if self.options.development and self.recorder is not None:
             self._watchdog = loop.create_task(self._watch())
         sock = self._server.sockets[0]
@@ -112,7 +130,7 @@ class Server:
         sockets = list(self.connections.values())
         for conn in sockets:
             try:
-                await conn._close(1001, "server shutting down")
+                await conn._close(1001, "server shutting down", by_engine=True)
             except Exception:  # a connection mid-failure must not stop the others from closing
                 conn._abort(1001)
         for transport in list(self._transports):
@@ -164,6 +182,15 @@ class Server:
                 ConnectionClosedRecord(time.time(), conn.id, conn.close_code or 1006, conn.close_reason, who, clean)
             )
         self._emit("close", conn)
+
+    def _on_refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None:
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        where = f"{peer[0]}:{peer[1]}" if peer else "?"
+        log.warning("refused a handshake from %s with %s: %s", where, status, why)
+        if self.recorder is not None:
+            self.recorder.event(Refused(time.time(), 0, status, why, where))
+            if status == 503:
+                self.recorder.event(LimitHit(time.time(), 0, "connections", self.options.max_connections or 0, 503))
 
     def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:
         error = HandlerError(conn.id, exc, tb)

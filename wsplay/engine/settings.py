@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wsplay.protocol.origin import OriginPolicy
+
 __all__ = ["ServerOptions", "Settings"]
 
 
@@ -40,6 +42,10 @@ class ServerOptions:
         max_request_size: the largest HTTP request head accepted (431 above it).
         development: serve the client page on a plain GET and report pitfalls (stalls, interleaved writes).
         stall_threshold: seconds a handler may hold the message pump, while frames wait, before it is reported.
+        max_connections: open WebSocket connections at most; more handshakes get 503. None: no limit.
+        write_high_water: buffered outgoing bytes above which `await write()` waits for the peer.
+        max_write_buffer: buffered outgoing bytes above which a peer that does not read is dropped (1008).
+        origins: which browser origins may connect (403 otherwise).
         client_page: the HTML served on a plain GET in development mode.
     """
 
@@ -50,4 +56,8 @@ class ServerOptions:
     max_request_size: int = 16 * 1024
     development: bool = False
     stall_threshold: float = 1.0
+    max_connections: int | None = 4096
+    write_high_water: int = 64 * 1024
+    max_write_buffer: int = 32 * 1024 * 1024
+    origins: OriginPolicy = field(default_factory=OriginPolicy)
     client_page: bytes = field(default=b"", repr=False)

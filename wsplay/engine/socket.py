@@ -115,6 +115,8 @@ class SocketConnection:
         self._busy_handler = "handle()"  # what holds the pump (the reactive pump names the method)
         self._stall: PumpStall | None = None
         self._out_owner: Any = None  # the writer of the fragmented message being sent
+        self._engine_closed = False  # the engine closed it (failure, shutdown, overflow): writes then raise ConnectionClosed
+        transport.set_write_buffer_limits(high=options.write_high_water)
         if options.ping_interval:
             self._keepalive = self._loop.call_later(options.ping_interval, self._on_keepalive)
 
@@ -308,6 +310,8 @@ class SocketConnection:
             raise self._closed_error()
         proto = self._proto
         if proto.close_sent is not None or proto.failure is not None:
+            if self._engine_closed:  # not the handler's doing: tell it the connection is going away
+                raise self._closed_error()
             proto.check_can_send(opcode)
         n = len(payload)
         head = encode_header(opcode, n, fin)
@@ -344,6 +348,21 @@ class SocketConnection:
             return
         self._transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
+        if self._write_paused and self._transport.get_write_buffer_size() > self._options.max_write_buffer:
+            self._overflow()
+
+    def _overflow(self) -> None:
+        """The peer stopped reading and the writes kept coming: drop it rather than grow without bound."""
+        limit = self._options.max_write_buffer
+        if self._rec is not None:
+            self._rec.event(LimitHit(time.time(), self.id, "write buffer", limit, 1008))
+        log.warning("connection %s: the peer is not reading (%s bytes buffered); closing it with 1008", self.id, limit)
+        self._engine_closed = True
+        if self._proto.close_sent is None:
+            self.close_code, self.close_reason, self.closed_by_peer = 1008, "peer is not reading", False
+            self._out.append(self._proto.close_bytes(1008, "peer is not reading"))
+            self._transport.write(self._out.pop())
+        self._abort(1008, "peer is not reading")
 
     async def _drain(self) -> None:
         if self._write_paused and not self._lost:
@@ -408,10 +427,11 @@ class SocketConnection:
         """
         return runtime.bridge(self._close(status_code, reason or ""))
 
-    async def _close(self, code: int | None, reason: str) -> None:
+    async def _close(self, code: int | None, reason: str, by_engine: bool = False) -> None:
         proto = self._proto
         if self._lost or proto.close_sent is not None:
             return
+        self._engine_closed = self._engine_closed or by_engine
         if code is None:
             received = proto.close_received
             code = received[0] if received else 1000
@@ -436,6 +456,7 @@ class SocketConnection:
         """Fail the connection (RFC 6455 7.1.7): send a close with the error's code, then stop writing."""
         if self._lost:
             return
+        self._engine_closed = True
         self.close_code, self.close_reason, self.closed_by_peer = exc.code, str(exc)[:120], False
         if self._proto.close_sent is None:
             reason = str(exc).encode("utf-8")[:123].decode("utf-8", "ignore")

@@ -13,6 +13,8 @@ import traceback
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from websockets.datastructures import MultipleValuesError
+
 from wsplay.engine.socket import RequestInfo, SocketConnection
 from wsplay.errors import ConnectionClosed, HandshakeError
 from wsplay.protocol import handshake
@@ -85,12 +87,33 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         if endpoint is None:
             self._answer(handshake.http_response(404, f"no WebSocket endpoint at {url.path}\n"), 404, "no route")
             return
+        refusal = self._refusal(request)
+        if refusal is not None:
+            status, why, headers = refusal
+            self._answer(handshake.http_response(status, why + "\n", headers=headers), status, why)
+            server._on_refused(status, why, self.transport)
+            return
         try:
             response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols)
         except HandshakeError as exc:
             self._answer(handshake.error_response(exc), exc.status, str(exc))
             return
         self._upgrade(request, response, subprotocol, endpoint, url.path, url.query)
+
+    def _refusal(self, request: handshake.Request) -> tuple[int, str, dict[str, str]] | None:
+        """A foreign Origin gets 403, one client too many 503: (status, why, headers), or None."""
+        options = self.server.options
+        try:
+            origin = request.headers.get("Origin")
+        except MultipleValuesError:
+            return 400, "duplicate Origin header", {}
+        why = options.origins.check(origin, request.headers.get("Host"), self.server.loopback)
+        if why is not None:
+            return 403, why, {}
+        limit = options.max_connections
+        if limit is not None and len(self.server.connections) >= limit:
+            return 503, f"this server is at its limit of {limit} connections; try again later", {"Retry-After": "5"}
+        return None
 
     def _plain_http(self, request: handshake.Request, routed: bool) -> None:
         try:
@@ -157,7 +180,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
             self.server._on_handler_error(socket, exc, traceback.format_exc())
             if not socket._lost and socket._proto.close_sent is None:
                 name = type(exc).__name__
-                await socket._close(1011, f"handler raised {name}"[:123])
+                await socket._close(1011, f"handler raised {name}"[:123], by_engine=True)
         finally:
             if not socket._lost:
                 try:
