@@ -1,0 +1,96 @@
+"""The browser chat page served by a development host: two chromium pages chat with each other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog, Error, Page
+
+    from wsplay import Host
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def chat_host() -> Iterator[Host]:
+    from wsplay import Host
+    from wsplay.examples import chat
+
+    host = Host.create().handler(chat()).port(0).development().start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _send(page: Page, text: str) -> None:
+    page.fill("#sendText", text)
+    page.press("#sendText", "Enter")  # submits #sendForm
+
+
+def _wait_for_line(page: Page, text: str) -> None:
+    """Wait until #incoming holds a line that is exactly `text` (as text, not markup)."""
+    page.locator("#incoming span", has_text=text).filter(has_not_text="connect").first.wait_for()
+    lines = page.locator("#incoming span").all_inner_texts()
+    assert text in [line.strip("\n") for line in lines], lines
+
+
+def test_two_pages_chat_through_the_client_page(
+    chat_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+) -> None:
+    dialogs: list[str] = []  # an alert() from injected markup would land here
+    page_errors: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_page_error(error: Error) -> None:
+        page_errors.append(str(error))
+
+    pages = [new_page(), new_page()]
+    for n, page in enumerate(pages, start=1):
+        page.on("dialog", on_dialog)
+        page.on("pageerror", on_page_error)
+        page.goto(chat_host.client_url)
+        page.locator("body[data-state=open]").wait_for()
+        # One after the other, each registered on the server before the next connects, so the
+        # chat numbers them 0 and 1 in this order.
+        _wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
+
+    _send(pages[0], "hello")
+    for page in pages:
+        _wait_for_line(page, "[0]: hello")
+
+    pages[1].fill("#sendText", "hi from the second page")
+    pages[1].click("#sendForm button[type=submit]")
+    for page in pages:
+        _wait_for_line(page, "[1]: hi from the second page")
+
+    # Peer text is shown as text: no element is created from it, no script runs.
+    _send(pages[0], XSS)
+    for page in pages:
+        _wait_for_line(page, f"[0]: {XSS}")
+        assert page.locator("#incoming img").count() == 0
+        assert page.locator("#incoming *:not(span)").count() == 0
+    pages[1].wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert dialogs == []
+    assert page_errors == []
+
+    assert pages[1].locator("#sendText").input_value() == ""  # the form cleared its input
+    screenshot(pages[1], "client-page")
