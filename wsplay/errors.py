@@ -30,6 +30,8 @@ class ProtocolError(WsplayError):
     def __init__(self, message: str, code: int = 1002) -> None:
         super().__init__(message)
         self.code = code
+        self.header: object = None  # the offending frame's wsplay.protocol.Header, when it could be read
+        self.payload: bytes = b""  # and as much of its payload as had arrived, unmasked
 
 
 class HandshakeError(WsplayError):

@@ -376,7 +376,7 @@ class Host:
         """The live server panel (status, connections, frame log, inspector, warnings); needs ipywidgets."""
         from wsplay.widgets import ServerPanel
 
-        return ServerPanel(self)
+        return ServerPanel.for_host(self)  # re-running a `host` cell adds a view, not another refresher
 
     def client(self, width: str = "100%", height: int = 320) -> object:
         """Show the browser chat page in the notebook (an IFrame of `client_url`)."""

@@ -344,10 +344,13 @@ class Recorder:
 
     # -- reading (any thread) -------------------------------------------------------------------
 
-    def frames(self, connection: int | None = None) -> list[FrameRecord]:
-        """A snapshot of the logged frames, oldest first (of one connection when given)."""
+    def frames(self, connection: int | None = None, last: int | None = None) -> list[FrameRecord]:
+        """A snapshot of the logged frames, oldest first (of one connection, or the `last` few, when given)."""
+        rows: Any = self._frames.copy()
+        if last is not None and connection is None:
+            rows = itertools.islice(rows, max(0, len(rows) - last), None)
         out = []
-        for index, t, conn, direction, header, preview in self._frames.copy():
+        for index, t, conn, direction, header, preview in rows:
             if connection is not None and conn != connection:
                 continue
             if not isinstance(header, Header):

@@ -226,8 +226,11 @@ class SocketConnection:
             try:
                 inc = proto.next_frame()
             except ProtocolError as exc:
-                if self._rec is not None and exc.code == 1009:
-                    self._rec.event(LimitHit(time.time(), self.id, "message size", proto.max_message_size))
+                if self._rec is not None:
+                    if exc.header is not None:  # the frame that broke the rules belongs in the log too
+                        self._rec.frame(self.id, "in", exc.header, exc.payload)  # type: ignore[arg-type]
+                    if exc.code == 1009:
+                        self._rec.event(LimitHit(time.time(), self.id, "message size", proto.max_message_size))
                 self._fail(exc)
                 return Frame(FrameType.ERROR, self, b"", error=exc)
             if inc is None:

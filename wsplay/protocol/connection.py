@@ -254,7 +254,11 @@ class Connection:
             if found is None:
                 return None
             b0, length, mask_key, payload_pos = found
-            self._check_header(b0, length, mask_key)
+            try:
+                self._check_header(b0, length, mask_key)
+            except ProtocolError as exc:  # keep the offending header for the frame log
+                exc.header = Header(bool(b0 & 0x80), b0 & 0x0F, length, mask_key, bytes(buf[start:payload_pos]))
+                raise
             hlen = payload_pos - start
         else:
             b0, length, mask_key, hlen = pending
@@ -266,7 +270,12 @@ class Connection:
         if payload_end > self._end:
             self._pending = (b0, length, mask_key, hlen)
             if texty:  # fail fast: validate what has arrived of a text frame before the rest comes
-                self._check_partial(payload_pos, mask_key)
+                try:
+                    self._check_partial(payload_pos, mask_key)
+                except ProtocolError as exc:
+                    exc.header = Header(bool(b0 & 0x80), opcode, length, mask_key, bytes(buf[start:payload_pos]))
+                    exc.payload = bytes(self._view[payload_pos : payload_pos + self._checked + 1])
+                    raise
             return None
 
         # The whole frame is here.
@@ -276,38 +285,43 @@ class Connection:
         header = Header(bool(b0 & 0x80), opcode, length, mask_key, bytes(buf[start:payload_pos]))
         fin = b0 & 0x80
 
-        if checked:  # part of this text frame was already unmasked in place and decoded
-            self._checked = 0
-            if mask_key is not None:
-                self._unmask_in_place(payload_pos + checked, payload_end, mask_key, checked)
-            view = self._view[payload_pos:payload_end]
-            text = "".join(self._partial) + self._validator_feed(view[checked:], bool(fin))
-            self._partial.clear()
-            payload = self._lend(view) if self.borrow else bytes(view)
-        else:
-            if self.borrow:
+        payload: bytes | memoryview = b""
+        try:
+            if checked:  # part of this text frame was already unmasked in place and decoded
+                self._checked = 0
                 if mask_key is not None:
-                    self._unmask_in_place(payload_pos, payload_end, mask_key, 0)
-                payload = self._lend(self._view[payload_pos:payload_end])
-            elif mask_key is not None:
-                payload = apply_mask(self._view[payload_pos:payload_end], mask_key)
+                    self._unmask_in_place(payload_pos + checked, payload_end, mask_key, checked)
+                view = self._view[payload_pos:payload_end]
+                text = "".join(self._partial) + self._validator_feed(view[checked:], bool(fin))
+                self._partial.clear()
+                payload = self._lend(view) if self.borrow else bytes(view)
             else:
-                payload = bytes(self._view[payload_pos:payload_end])
-            text = None
-            if texty:
-                if opcode == 1 and fin:
-                    text = decode_text(payload)
+                if self.borrow:
+                    if mask_key is not None:
+                        self._unmask_in_place(payload_pos, payload_end, mask_key, 0)
+                    payload = self._lend(self._view[payload_pos:payload_end])
+                elif mask_key is not None:
+                    payload = apply_mask(self._view[payload_pos:payload_end], mask_key)
                 else:
-                    if opcode == 1:
-                        self._validator = Utf8Validator()
-                    text = self._validator_feed(payload, bool(fin))
+                    payload = bytes(self._view[payload_pos:payload_end])
+                text = None
+                if texty:
+                    if opcode == 1 and fin:
+                        text = decode_text(payload)
+                    else:
+                        if opcode == 1:
+                            self._validator = Utf8Validator()
+                        text = self._validator_feed(payload, bool(fin))
 
-        if opcode >= 8:
-            incoming = Incoming(header, payload)
-            if opcode == 8:
-                incoming.close_code, incoming.close_reason = parse_close_payload(payload)
-                self.close_received = (incoming.close_code, incoming.close_reason)
-            return incoming
+            if opcode >= 8:
+                incoming = Incoming(header, payload)
+                if opcode == 8:
+                    incoming.close_code, incoming.close_reason = parse_close_payload(payload)
+                    self.close_received = (incoming.close_code, incoming.close_reason)
+                return incoming
+        except ProtocolError as exc:  # a bad text payload or close payload: keep the frame for the log
+            exc.header, exc.payload = header, bytes(payload[:256])
+            raise
 
         # Data frame: advance the fragmentation state.
         if opcode:
