@@ -18,6 +18,9 @@ FORBIDDEN = {
     "flavors": {"ipywidgets", "wsplay.host", "wsplay.widgets"},
     "runtime.py": {"ipywidgets", "wsplay.engine", "wsplay.flavors", "wsplay.host"},
     "host.py": {"ipywidgets", "wsplay.widgets"},
+    # the client shares the codec and the Frame class, not the server
+    "client": {"ipywidgets", "wsplay.widgets", "wsplay.host", "wsplay.flavors", "wsplay.engine.socket", "wsplay.engine.server", "wsplay.engine.transport"},
+    "observe.py": {"ipywidgets", "wsplay.engine", "wsplay.host", "wsplay.widgets"},
 }
 
 

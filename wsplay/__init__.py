@@ -7,6 +7,7 @@ Example:
 
 import logging
 
+from wsplay.client import Client, connect, connect_async
 from wsplay.engine import Frame, RawFrame, RequestInfo, SocketConnection
 from wsplay.errors import ConnectionClosed, HandshakeError, HostError, InvalidState, ProtocolError, WsplayError
 from wsplay.flavors import (
@@ -28,6 +29,7 @@ logging.getLogger("wsplay").addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "ConnectionClosed",
     "Frame",
     "FrameType",
@@ -49,5 +51,7 @@ __all__ = [
     "SocketConnection",
     "Websocket",
     "WsplayError",
+    "connect",
+    "connect_async",
     "stop_all",
 ]

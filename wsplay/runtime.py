@@ -79,8 +79,13 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     try:
         return future.result(timeout)
     except concurrent.futures.TimeoutError:
+        if future.done():  # the coroutine's own TimeoutError (the same class since Python 3.11)
+            raise
         future.cancel()
         raise TimeoutError(f"wsplay call did not finish within {timeout} s") from None
+    except BaseException:
+        future.cancel()  # interrupted (Ctrl-C in a cell): do not leave the call running on the loop
+        raise
 
 
 class Done(Awaitable[T]):

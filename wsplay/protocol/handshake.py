@@ -1,28 +1,35 @@
 """The opening handshake, on websockets' Sans-I/O HTTP parsing and key/accept, plus the checks it leaves to us.
 
-websockets' `ServerProtocol.accept()` checks the method (405), the HTTP version (505), Connection and
+Server side: websockets' `ServerProtocol.accept()` checks the method (405), the HTTP version (505), Connection and
 Upgrade (426), the key (400, duplicates included) and negotiates subprotocols. It leaves the Host
 header to the caller and answers a wrong version with 400; RFC 6455 4.2.2 wants 426 with
 `Sec-WebSocket-Version: 13`, so those two are done here. No extension is offered, so an offer of
 permessage-deflate is declined by leaving `Sec-WebSocket-Extensions` out of the response.
+
+Client side: `ClientHandshake` builds the request with websockets' `ClientProtocol` (a fresh key each
+time) and parses the answer itself over a `StreamReader`, so frames the server sends right behind the
+101 stay with the caller as leftover; `ClientProtocol.process_response` then checks the accept key,
+the upgrade headers and the subprotocol. It never offers an extension.
 """
 
 from __future__ import annotations
 
 import email.utils
 import http
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from websockets.client import ClientProtocol
 from websockets.datastructures import Headers, MultipleValuesError
-from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
+from websockets.exceptions import HeaderLineTooLong, InvalidHandshake, InvalidURI, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
-from websockets.typing import Subprotocol
+from websockets.typing import Origin, Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
 
 from wsplay.errors import HandshakeError
 
-__all__ = ["Request", "RequestReader", "Response", "accept", "check_host", "error_response", "http_response", "is_upgrade"]
+__all__ = ["ClientHandshake", "Request", "RequestReader", "Response", "accept", "check_host", "error_response", "http_response", "is_upgrade"]
 
 MAX_REQUEST_SIZE = 16 * 1024
 
@@ -142,3 +149,99 @@ def http_response(
 def error_response(exc: HandshakeError) -> bytes:
     """The HTTP answer to a failed handshake: the status, its headers and a one-line explanation."""
     return http_response(exc.status, f"Failed to open a WebSocket connection: {exc}.\n", headers=exc.headers)
+
+
+# -- client side ------------------------------------------------------------------------------------
+
+
+class ClientHandshake:
+    """The client's opening handshake: the request to send, then the server's answer, fed as it arrives.
+
+    Args:
+        url: a ws:// or wss:// URL.
+        origin: the Origin header to send, if any.
+        subprotocols: subprotocols to offer, in order of preference.
+        headers: extra request headers (a mapping or (name, value) pairs).
+
+    Raises:
+        ValueError: the URL is not a WebSocket URL.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        origin: str | None = None,
+        subprotocols: Sequence[str] = (),
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        try:
+            self.uri: WebSocketURI = parse_uri(url)
+        except InvalidURI as exc:
+            raise ValueError(str(exc)) from None
+        # extensions=None: no Sec-WebSocket-Extensions offer, and any extension in the answer is refused.
+        self._protocol = ClientProtocol(
+            self.uri,
+            origin=Origin(origin) if origin is not None else None,
+            subprotocols=[Subprotocol(p) for p in subprotocols] or None,
+        )
+        self.request = self._protocol.connect()
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        for name, value in pairs:
+            self.request.headers[name] = value
+        self._reader = StreamReader()
+        self._parser = Response.parse(self._reader.read_line, self._reader.read_exact, self._reader.read_to_eof)
+        self.response: Response | None = None
+        self.subprotocol: str | None = None
+
+    def request_bytes(self) -> bytes:
+        """The upgrade request, ready to write."""
+        return self.request.serialize()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Response | None:
+        """Add bytes from the server; return its 101 response once complete, else None.
+
+        Raises:
+            HandshakeError: the server refused the upgrade (`status` is its HTTP status and the message
+                carries the body: "server answered 404: ..."), or its answer is not a valid upgrade
+                (`status` 101) or not HTTP at all (`status` 0).
+        """
+        if self.response is not None:
+            raise RuntimeError("the handshake is complete; read the rest with leftover()")
+        self._reader.feed_data(bytes(data))
+        return self._step()
+
+    def feed_eof(self) -> Response | None:
+        """Say the server closed the connection (a refusal's body may be delimited by EOF)."""
+        if self.response is not None:
+            return self.response
+        self._reader.feed_eof()
+        return self._step()
+
+    def leftover(self) -> bytes:
+        """Bytes received after the response head: frames the server sent right behind its 101."""
+        return bytes(self._reader.buffer)
+
+    def _step(self) -> Response | None:
+        try:
+            next(self._parser)
+        except StopIteration as done:
+            response: Response = done.value
+        except EOFError:
+            raise HandshakeError("the server closed the connection before answering the upgrade", 0) from None
+        except Exception as exc:  # ValueError, LookupError, SecurityError, NotImplementedError from websockets
+            raise HandshakeError(f"the server's answer is not valid HTTP: {exc}", 0) from None
+        else:
+            return None
+        if response.status_code != 101:
+            body = bytes(response.body).decode("utf-8", "replace").strip()
+            body = " ".join(body.split())[:300] or response.reason_phrase
+            headers = {k: v for k, v in response.headers.raw_items()}
+            raise HandshakeError(f"server answered {response.status_code}: {body}", response.status_code, headers)
+        try:
+            self._protocol.process_response(response)
+        except InvalidHandshake as exc:
+            raise HandshakeError(f"invalid upgrade response: {exc}", 101) from None
+        self.response = response
+        self.subprotocol = self._protocol.subprotocol
+        return response

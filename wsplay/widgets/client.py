@@ -121,7 +121,8 @@ class ClientPanel(LivePanel):
             url = self._url.value.strip()
         if self.client is not None and self.client.state in ("connecting", "open"):
             raise ValueError("already connected: press Disconnect first")
-        client = connect(url, **self._options)
+        # Nobody calls receive() on a panel's own client: keep no queue, the recorder feeds the log.
+        client = connect(url, **{"queue": False, **self._options})
         with self._lock:
             self.client = client
             self.frame_log.recorder = client.recorder
