@@ -222,3 +222,31 @@ def test_warnings_show_each_pitfall_with_its_fix_and_notebook(comms, hosts, kit)
     stall.seconds, stall.ongoing = 3.0, False
     rec.touch()  # the stall ended: the row is updated in place
     kit.wait_for(lambda: "held the message pump for 3.0 s" in panel._warnings.value, what="the updated stall")
+
+
+def _dropdowns(widget):
+    import ipywidgets
+
+    if isinstance(widget, ipywidgets.Dropdown):
+        yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _dropdowns(child)
+
+
+def test_every_dropdown_shows_a_choice(comms, hosts, kit) -> None:
+    # ipywidgets 8 shows an empty box for value=None: the "all ..." choices must be selected by index.
+    from wsplay.widgets import ClientPanel
+
+    host = hosts()
+    panel = ServerPanel(host)
+    with connect(host.url) as ws:
+        ws.send("hello")
+        ws.recv(timeout=2 * kit.UNIT)
+        panel.refresh()
+        for panel_ in (panel, ClientPanel(host.url)):
+            found = list(_dropdowns(panel_))
+            assert len(found) >= 3
+            for dropdown in found:
+                assert dropdown.index is not None and dropdown.label, dropdown.options
+        panel.frame_log.set_connections([1, 2])
+        assert all(d.label for d in _dropdowns(panel))

@@ -15,7 +15,7 @@ from traitlets import Bool, Int, link, observe
 from wsplay.observe import FrameRecord, Recorder
 from wsplay.protocol.frames import FrameType, close_code_name
 from wsplay.widgets.html import esc, fmt_time, hexdump, preview, table
-from wsplay.widgets.refresh import assign
+from wsplay.widgets.refresh import assign, select_value
 
 __all__ = ["FrameInspector", "FrameLog", "row_label"]
 
@@ -155,10 +155,10 @@ class FrameLog(widgets.VBox):
         self._visible: dict[int, FrameRecord] = {}
         self._updating = False
         small = widgets.Layout(width="auto")
-        self._conn = widgets.Dropdown(options=[("all connections", None)], value=None, layout=small)
+        self._conn = widgets.Dropdown(options=[("all connections", None)], index=0, layout=small)
         self._conn.layout.display = None if show_connection else "none"
-        self._dir = widgets.Dropdown(options=[("both directions", None), ("in: received", "in"), ("out: sent", "out")], value=None, layout=small)
-        self._type = widgets.Dropdown(options=_TYPES, value=None, layout=small)
+        self._dir = widgets.Dropdown(options=[("both directions", None), ("in: received", "in"), ("out: sent", "out")], index=0, layout=small)
+        self._type = widgets.Dropdown(options=_TYPES, index=0, layout=small)
         self._pause = widgets.ToggleButton(description="Pause", icon="pause", tooltip="freeze the log (recording goes on)", layout=small)
         self._clear = widgets.Button(description="Clear", icon="eraser", tooltip="hide the frames logged so far", layout=small)
         self._head = widgets.HTML()
@@ -240,7 +240,7 @@ class FrameLog(widgets.VBox):
         try:
             with self._conn.hold_sync():
                 self._conn.options = options
-                self._conn.value = value
+                select_value(self._conn, value)
         finally:
             self._updating = False
         return 1

@@ -243,3 +243,15 @@ def _descendants(box: Any) -> list[Any]:
         if isinstance(owned, widgets.Widget):
             found.append(owned)
     return found
+
+
+def select_value(dropdown: Any, value: Any) -> None:
+    """Select `value` in a dropdown whose first option stands for "all" with the value None.
+
+    ipywidgets 8 reads `value=None` as "nothing selected" and shows an empty box, so None is
+    selected by index instead.
+    """
+    if value is None:
+        dropdown.index = 0
+    else:
+        dropdown.value = value

@@ -13,7 +13,7 @@ from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Event, Hand
 from wsplay.protocol.frames import close_code_name
 from wsplay.widgets.frames import FrameLog
 from wsplay.widgets.html import esc, fmt_bytes, fmt_time, table
-from wsplay.widgets.refresh import LivePanel, assign
+from wsplay.widgets.refresh import LivePanel, assign, select_value
 
 if TYPE_CHECKING:
     from wsplay.host import Host
@@ -57,7 +57,7 @@ class ServerPanel(LivePanel):
         self._stop = widgets.Button(description="Stop", icon="stop", layout=button)
         self._restart = widgets.Button(description="Restart", icon="refresh", layout=button)
         self._conns = widgets.HTML()
-        self._target = widgets.Dropdown(options=[("all open connections", None)], value=None, layout=button)
+        self._target = widgets.Dropdown(options=[("all open connections", None)], index=0, layout=button)
         self._text = widgets.Text(placeholder="text to send", layout=widgets.Layout(flex="1 1 240px"))
         self._send_button = widgets.Button(description="Send", icon="paper-plane", layout=button)
         self._code = widgets.Dropdown(options=[(f"{c} {close_code_name(c)}", c) for c in CLOSE_CODES], value=1000, layout=button)
@@ -192,7 +192,7 @@ class ServerPanel(LivePanel):
         value = self._target.value if self._target.value in ids else None
         with self._target.hold_sync():
             self._target.options = options
-            self._target.value = value
+            select_value(self._target, value)
         return 1
 
     def _status_html(self, running: bool, live: list[Any]) -> str:
