@@ -340,7 +340,20 @@ class Host:
 
     @property
     def client_url(self) -> str:
-        """Where a browser gets the chat page (development mode), e.g. 'http://127.0.0.1:8080/'."""
+        """Where a browser gets the chat page (development mode), e.g. 'http://127.0.0.1:8080/'.
+
+        Under JupyterHub or Binder (JUPYTERHUB_SERVICE_PREFIX set) the browser cannot reach the
+        kernel's ports, only the server's jupyter-server-proxy: then it is a path on the Jupyter
+        server, '/user/you/proxy/8080/', and the page builds its WebSocket URL from it.
+        """
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+        if prefix:
+            return f"{prefix.rstrip('/')}/proxy/{self._bound_port or self._port}/"
+        return f"http://{self._netloc()}/"
+
+    @property
+    def direct_client_url(self) -> str:
+        """The chat page's address on this machine, never through a proxy."""
         return f"http://{self._netloc()}/"
 
     @property
