@@ -14,9 +14,11 @@ import importlib.resources
 import ipaddress
 import logging
 import os
+import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Awaitable
 
 from wsplay import runtime
@@ -31,7 +33,29 @@ __all__ = ["Host", "stop_all"]
 log = logging.getLogger("wsplay")
 
 _registry: dict[int, Host] = {}  # port -> the wsplay host listening on it, in this process
+_by_cell: weakref.WeakValueDictionary[tuple[str, int], Host] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
+# ipykernel compiles each cell to a file named after a hash of its source: the same cell, re-run,
+# has the same name.
+_CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")
+
+
+def _cell_origin() -> tuple[str, int, int] | None:
+    """(cell file, line, execution count) of the notebook cell calling start(), or None outside a notebook."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("wsplay"):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or not _CELL_FILE.search(frame.f_code.co_filename):
+        return None
+    count = 0
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        count = int(getattr(shell, "execution_count", 0) or 0)
+    except Exception:
+        pass
+    return frame.f_code.co_filename, frame.f_lineno, count
 
 
 def _in_kernel() -> bool:
@@ -68,6 +92,7 @@ class Host:
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stopped.set_result(None)
         self._recorder = Recorder()
+        self._origin: tuple[str, int, int] | None = None  # the notebook cell (file, line, execution) that started it
 
     @classmethod
     def create(cls) -> Host:
@@ -204,22 +229,27 @@ class Host:
         """
         if runtime.in_loop_thread():
             raise RuntimeError("Host.start() was called on wsplay's own loop; use `await host.start_async()` there")
-        runtime.run_sync(self._start())
+        runtime.run_sync(self._start(_cell_origin()))
         return self
 
     def start_async(self) -> Awaitable[Host]:
         """`start()` for `await`, from any loop or thread."""
-        return runtime.bridge(self._start())
+        return runtime.bridge(self._start(_cell_origin()))
 
-    async def _start(self) -> Host:
+    async def _start(self, origin: tuple[str, int, int] | None = None) -> Host:
         if self._server is not None:
             return self
         if not self._routes:
             raise HostError("this host has nothing to serve: add one with .handler(Websocket.reactive().handler(...))")
         with _registry_lock:
             previous = _registry.get(self._port) if self._port else None
-        if previous is not None and previous is not self:
-            await previous._stop()  # re-running a notebook cell: the new host takes over the port
+            # With .port(0) a re-run picks a new port: find the host by the cell that started it instead.
+            earlier = _by_cell.get(origin[:2]) if origin else None
+        for old in (previous, earlier):
+            if old is not None and old is not self and old.running:
+                if old is earlier and origin and old._origin and old._origin[2] == origin[2]:
+                    continue  # started by this same execution of the cell (a loop): keep it
+                await old._stop()  # re-running a notebook cell: the new host takes over
         # Under JupyterHub/Binder only the authenticated proxy reaches a kernel's ports, with the
         # hub's origin: accept what it forwards.
         self._options.origins.trust_proxy = bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
@@ -231,8 +261,12 @@ class Host:
         self._server = server
         self._bound_port = port
         self._stopped = concurrent.futures.Future()
+        if origin:
+            self._origin = origin
         with _registry_lock:
             _registry[port] = self
+            if origin:
+                _by_cell[origin[:2]] = self
         log.info("listening on %s", self.url)
         if not server.loopback and self._options.development:
             message = (

@@ -164,6 +164,8 @@ def shutdown() -> None:
         loop.call_soon_threadsafe(loop.stop)
         if _thread is not None:
             _thread.join(timeout=2)
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.close()  # else `python -W always` reports an unclosed event loop at exit
 
 
 atexit.register(shutdown)

@@ -43,10 +43,8 @@ class Run:
 
 
 @pytest.fixture
-def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], Run]:
-    """`run_notebook([source, ...])` builds a notebook in tmp_path, executes it and returns the Run."""
-    import nbclient
-
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway `python3` kernelspec running this interpreter, first on JUPYTER_PATH; returns tmp_path."""
     spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
     spec = {
@@ -60,9 +58,33 @@ def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[l
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)  # direct URLs, not the hub's proxy
     from jupyter_client.kernelspec import KernelSpecManager
 
     assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
+    return tmp_path
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path) -> Run:
+    """Execute `nb` in place on the throwaway kernel, with `cwd` as the kernel's working directory."""
+    import nbclient
+
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT,
+        startup_timeout=KERNEL_STARTUP,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    started = time.monotonic()
+    client.execute()
+    return Run(nb, time.monotonic() - started)
+
+
+@pytest.fixture
+def run_notebook(kernel_env: Path) -> Callable[[list[str]], Run]:
+    """`run_notebook([source, ...])` builds a notebook in tmp_path, executes it and returns the Run."""
+    tmp_path = kernel_env
 
     def run(sources: list[str]) -> Run:
         nb = nbformat.v4.new_notebook()
@@ -71,15 +93,22 @@ def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[l
         path = tmp_path / "notebook.ipynb"
         nbformat.write(nb, path)  # a real file on disk, as a user's notebook would be
         nb = nbformat.read(path, as_version=4)
-        client = nbclient.NotebookClient(
-            nb,
-            kernel_name="python3",
-            timeout=CELL_TIMEOUT,
-            startup_timeout=KERNEL_STARTUP,
-            resources={"metadata": {"path": str(tmp_path)}},
-        )
-        started = time.monotonic()
-        client.execute()
-        return Run(nb, time.monotonic() - started)
+        return execute(nb, tmp_path)
+
+    return run
+
+
+@pytest.fixture
+def run_notebook_file(kernel_env: Path) -> Callable[..., Run]:
+    """`run_notebook_file(path, extra_cells=[...])` executes a copy of a stored notebook top to bottom.
+
+    The kernel's working directory is the notebook's folder, as in JupyterLab. `extra_cells` are code
+    cells appended to the copy only (checks the reader never sees); the file itself is not touched.
+    """
+
+    def run(path: Path, extra_cells: list[str] = ()) -> Run:
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
+        return execute(nb, Path(path).parent)
 
     return run
