@@ -93,6 +93,7 @@ class SocketConnection:
         self._waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
         self._out: list[bytes] = []
+        self._corked = 0  # bytes in _out
         self._flush_scheduled = False
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
@@ -322,7 +323,12 @@ class SocketConnection:
             self._rec.frame(self.id, "out", head, payload)
         if n < _LARGE:
             self._out.append(head + payload)
-            if flush and not self._flush_scheduled:
+            self._corked += len(head) + n
+            if self._corked > self._options.write_high_water:
+                # A writer that never yields (no await) would otherwise grow the cork without bound:
+                # past the high-water mark it goes to the transport, where the write limit applies.
+                self._flush()
+            elif flush and not self._flush_scheduled:
                 self._flush_scheduled = True
                 self._loop.call_soon(self._flush)
         else:
@@ -333,6 +339,7 @@ class SocketConnection:
             self._flush()
             self._transport.write(head)
             self._transport.write(payload)
+            self._check_write_buffer()  # large writes bypass _flush: apply the write limit here too
 
     def _send_now(self, data: bytes) -> None:
         """Send a whole encoded frame (close, keepalive ping) at once."""
@@ -345,13 +352,17 @@ class SocketConnection:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._corked = 0
         out = self._out
         if not out or self._lost:
             out.clear()
             return
         self._transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
-        if self._write_paused and self._transport.get_write_buffer_size() > self._options.max_write_buffer:
+        self._check_write_buffer()
+
+    def _check_write_buffer(self) -> None:
+        if self._write_paused and not self._lost and self._transport.get_write_buffer_size() > self._options.max_write_buffer:
             self._overflow()
 
     def _overflow(self) -> None:

@@ -8,6 +8,7 @@ error); after it, reads go straight into the connection's reusable receive buffe
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import traceback
 from typing import TYPE_CHECKING
@@ -105,15 +106,32 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         options = self.server.options
         try:
             origin = request.headers.get("Origin")
-        except MultipleValuesError:
-            return 400, "duplicate Origin header", {}
-        why = options.origins.check(origin, request.headers.get("Host"), self.server.loopback)
+            host = request.headers.get("Host")
+        except MultipleValuesError as exc:  # checked before accept(), which would answer a duplicate Host the same way
+            return 400, f"duplicate {exc.args[0]} header", {}
+        why = options.origins.check(origin, host, self.server.loopback or self._arrived_on_loopback())
         if why is not None:
             return 403, why, {}
         limit = options.max_connections
         if limit is not None and len(self.server.connections) >= limit:
             return 503, f"this server is at its limit of {limit} connections; try again later", {"Retry-After": "5"}
         return None
+
+    def _arrived_on_loopback(self) -> bool:
+        """True when this connection came in on a loopback address (also when the server listens on all).
+
+        A page whose name was rebound to 127.0.0.1 reaches a server on 0.0.0.0 that way: there, as on a
+        loopback-only server, "same host" must be a local name or an IP address, never a mere name.
+        """
+        assert self.transport is not None
+        local = self.transport.get_extra_info("sockname")
+        try:
+            address = ipaddress.ip_address(local[0]) if local else None
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address is not None and address.is_loopback
 
     def _plain_http(self, request: handshake.Request, routed: bool) -> None:
         try:

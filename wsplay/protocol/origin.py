@@ -10,6 +10,7 @@ and pages on localhost.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,6 +18,11 @@ from urllib.parse import urlsplit
 __all__ = ["LOCAL_HOSTS", "OriginPolicy"]
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+# What a browser sends is always a serialized origin (RFC 6454 6.2): scheme "://" host [":" port],
+# lowercased here. Anything else (userinfo, a path, a backslash, two origins) is not parsed for a
+# host name that might look local: `http://evil.test\@localhost` is evil.test to a browser.
+_SERIALIZED = re.compile(r"[a-z][a-z0-9+.\-]*://(\[[0-9a-f:.]+\]|[a-z0-9\-._]+)(:[0-9]{1,5})?")
 
 
 def _host_of(value: str) -> str:
@@ -68,7 +74,7 @@ class OriginPolicy:
         normalized = origin.strip().rstrip("/").lower()
         if normalized == "null" or normalized in self.allowed:
             return None
-        host = _host_of(normalized)
+        host = _host_of(normalized) if _SERIALIZED.fullmatch(normalized) else ""
         if host in LOCAL_HOSTS:
             return None
         if host and host == _host_of(host_header or "") and (not loopback or _is_ip(host)):
