@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 PREVIEW = 256  # payload bytes kept per frame record
+KEEP_CLOSED = 1000  # closed connections whose counters are kept (a long-running host forgets older ones)
 
 
 @dataclass
@@ -121,7 +122,7 @@ class InterleavedWrite(Event):
     detail: str = ""
 
     kind = "interleave"
-    fix = "hold connection.write_lock around a fragmented message (or use connection.write_synchronized)"
+    fix = "hold connection.write_lock for the whole message: every frame of it inside async with connection.write_lock:"
     notebook = "notebooks/08-synchronized-writes.ipynb"
 
     def summary(self) -> str:
@@ -293,6 +294,7 @@ class Recorder:
         self._frames: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=max_frames)
         self._events: collections.deque[Event] = collections.deque(maxlen=max_events)
         self._counters: dict[int, Counters] = {}
+        self._retired: collections.deque[int] = collections.deque()
         self._index = itertools.count()
         self.version = 0
         self.dropped = 0  # frames that fell off the bounded log
@@ -338,9 +340,12 @@ class Recorder:
         self._events.clear()
         self.version += 1
 
-    def forget(self, connection: int) -> None:
-        """Drop a closed connection's counters."""
-        self._counters.pop(connection, None)
+    def retire(self, connection: int) -> None:
+        """Note that a connection closed: its counters stay for the latest KEEP_CLOSED closed ones."""
+        retired = self._retired
+        retired.append(connection)
+        while len(retired) > KEEP_CLOSED:
+            self._counters.pop(retired.popleft(), None)
 
     # -- reading (any thread) -------------------------------------------------------------------
 

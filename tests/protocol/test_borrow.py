@@ -127,7 +127,8 @@ def test_large_fragmented_message_in_random_chunks(borrow: bool, push) -> None:
 @pytest.mark.parametrize("borrow", [False, True], ids=["copy", "borrow"])
 def test_buffer_shrinks_back_after_a_large_message(borrow: bool, push) -> None:
     conn = Connection(Side.SERVER, borrow=borrow)
-    initial = len(conn._buf)
+    assert len(conn._buf) == 0  # nothing is allocated before the first read
+    initial = conn._initial_size
     push(conn, cf(2, bytes(2 * MIB)))
     assert len(conn.next_frame().payload) == 2 * MIB
     assert len(conn._buf) >= 2 * MIB
@@ -147,3 +148,23 @@ def test_buffer_never_grows_past_what_arrived() -> None:
         conn.receive_data(b"x" * 1000)
         assert conn.next_frame() is None
     assert len(conn._buf) <= 4 * (14 + 10_000)
+
+
+def test_an_idle_connection_gives_its_buffer_back(push) -> None:
+    conn = Connection(Side.SERVER)
+    push(conn, cf(1, b"hello"))
+    assert conn.next_frame().text == "hello" and len(conn._buf) > 0
+    assert conn.trim() and len(conn._buf) == 0
+    push(conn, cf(1, b"again"))  # and takes one again when bytes arrive
+    assert conn.next_frame().text == "again"
+
+
+def test_trim_keeps_a_partial_frame_and_lent_views(push) -> None:
+    conn = Connection(Side.SERVER, borrow=True)
+    frame = cf(1, b"partial frame")
+    push(conn, frame[:5])
+    assert conn.next_frame() is None and not conn.trim()
+    push(conn, frame[5:])
+    incoming = conn.next_frame()
+    assert not conn.trim()  # the frame's view is still lent out
+    assert bytes(incoming.payload) == b"partial frame"

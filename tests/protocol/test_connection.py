@@ -221,7 +221,7 @@ def test_huge_declared_length_fails_at_the_header_without_allocating() -> None:
     with pytest.raises(ProtocolError) as info:
         conn.next_frame()
     assert info.value.code == 1009
-    assert len(conn._buf) == size_before
+    assert len(conn._buf) <= max(size_before, conn._initial_size)  # the first read's buffer, never 2**40
 
 
 def test_huge_declared_length_with_no_limit_waits_without_allocating() -> None:
@@ -230,7 +230,7 @@ def test_huge_declared_length_with_no_limit_waits_without_allocating() -> None:
     conn.receive_data(encode_header(2, 2**40, mask_key=KEY) + b"x" * 1000)
     assert conn.next_frame() is None
     conn.get_buffer(-1)
-    assert len(conn._buf) == size_before
+    assert len(conn._buf) <= max(size_before, conn._initial_size)  # room for what arrived, not for 2**40
 
 
 @pytest.mark.parametrize(("limit", "length", "ok"), [(1000, 1000, True), (1000, 1001, False), (0, 0, True), (0, 1, False)])

@@ -73,6 +73,7 @@ class Server:
         self._watchdog: asyncio.Task[None] | None = None
         self.loopback = True  # listening on loopback addresses only (set by start)
         self.connections: dict[int, SocketConnection] = {}
+        self.handler_tasks: set[asyncio.Task[None]] = set()  # the task serving each connection
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
         self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
         self._transports: set[WebsocketTransport] = set()
@@ -181,6 +182,7 @@ class Server:
             self.recorder.event(
                 ConnectionClosedRecord(time.time(), conn.id, conn.close_code or 1006, conn.close_reason, who, clean)
             )
+            self.recorder.retire(conn.id)
         self._emit("close", conn)
 
     def _on_refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None:

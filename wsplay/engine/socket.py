@@ -22,7 +22,7 @@ from wsplay import runtime
 from wsplay.engine.frame import Frame
 from wsplay.engine.settings import ServerOptions, Settings
 from wsplay.errors import ConnectionClosed, InvalidState, ProtocolError
-from wsplay.observe import InterleavedWrite, LimitHit, PumpStall, Recorder
+from wsplay.observe import InterleavedWrite, LimitHit, Notice, PumpStall, Recorder
 from wsplay.protocol.connection import Connection
 from wsplay.protocol.frames import FrameType, encode_header
 from wsplay.protocol.parser import parse_header
@@ -116,6 +116,7 @@ class SocketConnection:
         self._busy_handler = "handle()"  # what holds the pump (the reactive pump names the method)
         self._stall: PumpStall | None = None
         self._out_owner: Any = None  # the writer of the fragmented message being sent
+        self.dropped_writes = 0  # writes from other tasks after it closed (see write())
         self._engine_closed = False  # the engine closed it (failure, shutdown, overflow): writes then raise ConnectionClosed
         transport.set_write_buffer_limits(high=options.write_high_water)
         if options.ping_interval:
@@ -286,6 +287,11 @@ class SocketConnection:
             fin: False for every fragment of a message but the last.
             flush: False keeps the frame corked until `flush()` or the next automatic flush.
 
+        A write from another connection's handler (the seed's chat broadcast) to a connection that
+        is closing or gone is dropped and counted in `dropped_writes`: that peer leaving must not
+        fail the writer. Everyone else (its own handler, a task or a thread writing to it) is told,
+        so that a producer loop ends.
+
         Raises:
             ConnectionClosed: the connection is gone.
             InvalidState: this side already sent its close frame.
@@ -293,6 +299,10 @@ class SocketConnection:
         if not runtime.in_loop_thread():
             owner = threading.current_thread() if self._watch else None
             return runtime.bridge(self._write_async(payload, opcode, fin, flush, owner), 60)
+        if self._lost or self._proto.close_sent is not None or self._proto.failure is not None:
+            current = asyncio.current_task()
+            if current is not self.task and current in self.request.server.handler_tasks:
+                return self._drop_write()  # another connection's handler: this peer leaving is not its fault
         if self._watch and opcode <= 2:
             self._check_interleave(asyncio.current_task(), opcode, fin)
         self._write(payload, opcode, fin, flush)
@@ -404,16 +414,28 @@ class SocketConnection:
         opcode: FrameType | int = FrameType.TEXT,
         fin: bool = True,
     ) -> Awaitable[None]:
-        """Write while holding this connection's `write_lock` (the seed's WriteSynchronizedAsync).
+        """Write one frame while holding this connection's `write_lock` (the seed's WriteSynchronizedAsync).
 
-        One lock per connection: the seed's single static lock would make every connection wait
-        for every other one.
+        The lock covers this one frame. A fragmented message needs it for all of its frames:
+        `async with connection.write_lock:` around the writes. One lock per connection: the seed's
+        single static lock would make every connection wait for every other one.
         """
-        return runtime.bridge(self._write_synchronized(payload, opcode, fin), 60)
+        owner = None
+        if self._watch:
+            owner = asyncio.current_task() if runtime.in_loop_thread() else threading.current_thread()
+        return runtime.bridge(self._write_synchronized(payload, opcode, fin, owner), 60)
 
-    async def _write_synchronized(self, payload: Any, opcode: int, fin: bool) -> None:
+    async def _write_synchronized(self, payload: Any, opcode: int, fin: bool, owner: Any) -> None:
         async with self.write_lock:
-            await self._write_async(payload, opcode, fin, True)
+            await self._write_async(payload, opcode, fin, True, owner)
+
+    def _drop_write(self) -> Awaitable[None]:
+        self.dropped_writes += 1
+        if self.dropped_writes == 1 and self._rec is not None:
+            self._rec.event(
+                Notice(time.time(), self.id, f"connection {self.id} is closed: writes to it from other tasks are dropped")
+            )
+        return _DONE
 
     def ping(self, data: bytes | str = b"") -> Awaitable[None]:
         """Send a ping (at most 125 bytes of data)."""
@@ -596,6 +618,7 @@ class SocketConnection:
                 return
         idle = now - self.last_received
         if idle >= opts.ping_interval:
+            self._proto.trim()  # idle: give the receive buffer back until bytes arrive again
             self._send_now(self._proto.frame_bytes(FrameType.PING, b"wsplay keepalive"))
             self._ping_sent_at = now
             self._keepalive = self._loop.call_later(opts.ping_timeout or opts.ping_interval, self._on_keepalive)

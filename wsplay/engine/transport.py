@@ -177,6 +177,8 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         leftover = self._reader.leftover()
         if leftover:
             socket._proto.receive_data(leftover)
+        self._head = bytearray()  # the HTTP phase is over: keep nothing of it per connection
+        self._reader = None  # type: ignore[assignment]
         self.socket = socket
         # From here on asyncio reads straight into the connection's buffer.
         self.get_buffer = socket._proto.get_buffer  # type: ignore[method-assign]
@@ -184,7 +186,9 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         self.pause_writing = socket.pause_writing  # type: ignore[method-assign]
         self.resume_writing = socket.resume_writing  # type: ignore[method-assign]
         self.server._on_open(socket)
-        socket.task = asyncio.get_running_loop().create_task(self._serve(endpoint, socket))
+        socket.task = task = asyncio.get_running_loop().create_task(self._serve(endpoint, socket))
+        self.server.handler_tasks.add(task)
+        task.add_done_callback(self.server.handler_tasks.discard)
 
     async def _serve(self, endpoint: Endpoint, socket: SocketConnection) -> None:
         try:

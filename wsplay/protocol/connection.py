@@ -28,7 +28,8 @@ from wsplay.protocol.utf8 import Utf8Validator, decode_text
 __all__ = ["Connection", "Incoming", "Side", "State"]
 
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
-_MIN_FREE = 16 * 1024  # read at least this much per recv
+_MIN_FREE = 4 * 1024  # offer at least this much room per read
+_ROOMY = 1024 * 1024  # the buffer size to reach while lent fragments of a large message pin old buffers
 _UNMASK_CHUNK = 16 * 1024  # in-place unmasking never allocates a temporary larger than this
 
 
@@ -91,7 +92,7 @@ class Connection:
         borrow: bool = False,
         retain_fragments: bool = False,
         mask_source: Callable[[], bytes] | None = None,
-        buffer_size: int = 64 * 1024,
+        buffer_size: int = 16 * 1024,
     ) -> None:
         self.side = side
         self._server = side is Side.SERVER
@@ -101,7 +102,9 @@ class Connection:
         self.retain_fragments = retain_fragments
         self._mask_source = mask_source or (lambda: os.urandom(4))
         self._initial_size = buffer_size
-        self._buf = bytearray(buffer_size)
+        # Allocated at the first read, and given back by trim() when idle: an open connection that
+        # says nothing costs no buffer.
+        self._buf = bytearray()
         self._view = memoryview(self._buf)
         self._start = 0  # first byte not yet consumed
         self._end = 0  # one past the last byte received
@@ -110,6 +113,7 @@ class Connection:
         self._partial: list[str] = []  # text decoded from the pending frame so far
         self._message: int | None = None  # opcode of the open fragmented message
         self._message_size = 0
+        self._last_length = 0  # payload length of the last complete frame
         self._validator: Utf8Validator | None = None
         self._borrowed: list[memoryview] = []
         self.close_received: tuple[int, str] | None = None
@@ -174,14 +178,27 @@ class Connection:
             # only when full of bytes that really arrived (never to a declared length), and shrinks
             # back once a large message has been consumed.
             if target > size:
-                size = max(target, 2 * size)
+                size = max(target, 2 * size, self._initial_size)
             elif oversized:
                 size = max(self._initial_size, 2 * target)
+            if self._borrowed and self._message is not None:
+                # Lent fragments pin every old buffer until the message is done: fewer, larger buffers
+                # waste less at their ends than many small ones.
+                size = max(size, min(self._message_size, _ROOMY))
             buf = bytearray(size)
             buf[:keep] = self._view[self._start : self._end]
             self._buf = buf
             self._view = memoryview(buf)
         self._start, self._end = 0, keep
+
+    def trim(self) -> bool:
+        """Give the receive buffer back while nothing is buffered or lent out (an idle connection)."""
+        if self._start != self._end or self._borrowed or self._pending is not None or not self._buf:
+            return False
+        self._buf = bytearray()
+        self._view = memoryview(self._buf)
+        self._start = self._end = 0
+        return True
 
     def _release(self) -> None:
         for view in self._borrowed:
@@ -224,7 +241,8 @@ class Connection:
         if self._start == self._end and not self._borrowed:
             # Everything is consumed and nothing is lent out: rewind for free, and give back a buffer
             # that a large message grew (otherwise it stays until its free tail happens to fill up).
-            if len(self._buf) > 4 * self._initial_size:
+            if len(self._buf) > 4 * self._initial_size and 8 * self._last_length < len(self._buf):
+                # Only after a small frame: steady large messages keep the buffer they need.
                 self._buf = bytearray(self._initial_size)
                 self._view = memoryview(self._buf)
             self._start = self._end = 0
@@ -280,6 +298,7 @@ class Connection:
 
         # The whole frame is here.
         self._pending = None
+        self._last_length = length
         self._start = payload_end
         checked = self._checked
         header = Header(bool(b0 & 0x80), opcode, length, mask_key, bytes(buf[start:payload_pos]))
