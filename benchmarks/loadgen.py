@@ -1,0 +1,738 @@
+"""Load generator for the echo benchmark: raw asyncio and plain sockets over 127.0.0.1.
+
+    python benchmarks/loadgen.py --url ws://127.0.0.1:PORT/ --workloads W1,W2 [--server-pid PID]
+
+Prints one JSON line per workload. The generator is built not to be the bottleneck:
+
+- every client frame is built (and masked with a fixed key) before the clock starts; a workload
+  cycles through a ring of distinct messages so reordering or a stale buffer shows up as a mismatch;
+- the bytes a correct server must send back are also precomputed (one unmasked frame per message:
+  the echo of a fragmented message comes back merged), so checking an echo byte for byte is one
+  `bytes.startswith(chunk, offset)` per received chunk: no per-frame parsing on the hot path;
+- many messages are in flight; completions are counted per received chunk and the same number of
+  new messages is written back with one `write()`;
+- anything unexpected (a mismatch, a close, a lost connection, a bad handshake) is counted as an error
+  and described once; the minimal frame parser here is used to say what the server sent instead.
+
+The bytes counted for MB/s are payload bytes echoed (each counted once, not once per direction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import random
+import resource
+import socket
+import statistics
+import struct
+import sys
+import time
+from urllib.parse import urlsplit
+
+MASK = b"\x37\xfa\x21\x3d"
+KEY = base64.b64encode(b"wsplay-benchkey!").decode()
+ACCEPT = base64.b64encode(hashlib.sha1((KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+MIB = 1024 * 1024
+
+# name: (description, defaults). Durations in seconds.
+WORKLOADS = {
+    "W1": "small echo: 64-byte text, 16 connections, 32 in flight each: messages/s",
+    "W2": "latency: 1 connection, 1 in flight: p50/p99 round trip in µs",
+    "W3": "large: 1 MiB binary, 1 connection, 4 in flight: MB/s",
+    "W4": "fragmented: 1 MiB binary as 64 fragments of 16 KiB, echoed merged: MB/s",
+    "W5": "handshakes: open, one echo, close, 8 concurrent: connections/s",
+    "W6": "idle: 2,000 open connections: server RSS per connection",
+}
+DURATIONS = {"W1": 5.0, "W2": 3.0, "W3": 4.0, "W4": 4.0, "W5": 3.0, "W6": 0.0}
+QUICK = {"W1": 1.0, "W2": 0.5, "W3": 1.0, "W4": 1.0, "W5": 1.0, "W6": 0.0}
+
+
+# -- frames ------------------------------------------------------------------------------------------
+
+
+def mask(data: bytes, key: bytes = MASK) -> bytes:
+    """XOR `data` with the repeated 4-byte key (RFC 6455 5.3), fast enough for MiBs."""
+    n = len(data)
+    if not n:
+        return b""
+    keys = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(keys, "little")).to_bytes(n, "little")
+
+
+def header(opcode: int, length: int, fin: bool = True, masked: bool = False) -> bytes:
+    b0 = (0x80 if fin else 0) | opcode
+    m = 0x80 if masked else 0
+    if length < 126:
+        return struct.pack("!BB", b0, m | length)
+    if length < 1 << 16:
+        return struct.pack("!BBH", b0, m | 126, length)
+    return struct.pack("!BBQ", b0, m | 127, length)
+
+
+def client_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    return header(opcode, len(payload), fin, True) + MASK + mask(payload)
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    return header(opcode, len(payload)) + payload
+
+
+def parse_frame(buf: bytes, pos: int = 0) -> tuple[int, bool, bytes, int] | None:
+    """Minimal parser for one server frame at `pos`: (opcode, fin, payload, next pos) or None if incomplete."""
+    if len(buf) - pos < 2:
+        return None
+    b0, b1 = buf[pos], buf[pos + 1]
+    length, p = b1 & 0x7F, pos + 2
+    if length == 126:
+        if len(buf) - p < 2:
+            return None
+        (length,) = struct.unpack_from("!H", buf, p)
+        p += 2
+    elif length == 127:
+        if len(buf) - p < 8:
+            return None
+        (length,) = struct.unpack_from("!Q", buf, p)
+        p += 8
+    key = None
+    if b1 & 0x80:
+        key, p = bytes(buf[p : p + 4]), p + 4
+    if len(buf) - p < length:
+        return None
+    payload = bytes(buf[p : p + length])
+    if key:
+        payload = mask(payload, key)
+    return b0 & 0x0F, bool(b0 & 0x80), payload, p + length
+
+
+def describe(data: bytes) -> str:
+    """Say what a server sent where an echo was expected."""
+    found = parse_frame(data)
+    if found is None:
+        return f"incomplete or garbled frame {bytes(data[:16])!r}"
+    opcode, fin, payload, _ = found
+    if opcode == 8:
+        code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+        return f"close frame {code} {payload[2:60]!r}"
+    return f"frame opcode {opcode} fin {fin} length {len(payload)} starting {payload[:24]!r}"
+
+
+class Ring:
+    """R distinct messages: client bytes (masked, maybe fragmented) and the echo expected back.
+
+    All messages of a ring have the same client and server lengths, so message i's bytes sit at
+    i * length in a concatenation; the concatenation is doubled so any slice is contiguous.
+    """
+
+    def __init__(self, client: list[bytes], server: list[bytes], payload_len: int) -> None:
+        self.count = len(client)
+        self.clen = len(client[0])
+        self.slen = len(server[0])
+        assert all(len(c) == self.clen for c in client) and all(len(s) == self.slen for s in server)
+        one = b"".join(client)
+        self.client2 = memoryview(one + one)
+        one = b"".join(server)
+        self.server_cycle = len(one)
+        self.server2 = one + one
+        self.payload_len = payload_len
+
+    def client_bytes(self, first: int, n: int) -> list[memoryview]:
+        """The client bytes of messages first .. first+n-1 (as few slices as possible)."""
+        out = []
+        while n > 0:
+            i = first % self.count
+            k = min(n, self.count)
+            out.append(self.client2[i * self.clen : (i + k) * self.clen])
+            first += k
+            n -= k
+        return out
+
+
+def text_payloads(count: int, size: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    out = []
+    for i in range(count):
+        head = b"%08d " % i
+        out.append(head + bytes(rng.choice(letters) for _ in range(size - len(head))))
+    return out
+
+
+def ring_for(workload: str) -> Ring:
+    """The message ring of a workload (also used by the reference server to precompute its echoes)."""
+    if workload in ("W1", "W2", "W5", "W6"):
+        payloads = text_payloads(1024, 64, 1)
+        return Ring([client_frame(1, p) for p in payloads], [server_frame(1, p) for p in payloads], 64)
+    rng = random.Random(3)
+    payloads = [rng.randbytes(MIB) for _ in range(5)]
+    if workload == "W3":
+        return Ring([client_frame(2, p) for p in payloads], [server_frame(2, p) for p in payloads], MIB)
+    if workload == "W4":
+        piece = 16 * 1024
+        clients = []
+        for p in payloads:
+            parts = [p[i : i + piece] for i in range(0, MIB, piece)]
+            clients.append(
+                b"".join(client_frame(2 if i == 0 else 0, part, fin=i == len(parts) - 1) for i, part in enumerate(parts))
+            )
+        return Ring(clients, [server_frame(2, p) for p in payloads], MIB)
+    raise ValueError(f"unknown workload {workload!r}")
+
+
+CLOSE_1000 = client_frame(8, struct.pack("!H", 1000))
+SERVER_CLOSE_1000 = server_frame(8, struct.pack("!H", 1000))
+
+
+def upgrade_request(host: str, port: int, path: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def check_response(head: bytes) -> str | None:
+    """None if `head` is a valid 101 for our key, else what is wrong."""
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"HTTP/1.1 101"):
+        return f"handshake answered {lines[0][:60]!r}"
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-accept":
+            return None if value.strip() == ACCEPT else f"wrong Sec-WebSocket-Accept {value.strip()!r}"
+    return "no Sec-WebSocket-Accept"
+
+
+# -- process CPU and memory --------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    except OSError:
+        return None
+
+
+def status_kib(pid: int, field: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+# -- streaming echo: W1, W3, W4 ----------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.completed = 0  # echoes fully received and checked, before the deadline
+        self.errors = 0
+        self.mismatches = 0
+        self.first_error: str | None = None
+        self.sending = True
+
+    def error(self, what: str, mismatch: bool = False) -> None:
+        self.errors += 1
+        self.mismatches += mismatch
+        if self.first_error is None:
+            self.first_error = what
+
+
+class EchoClient(asyncio.BufferedProtocol):
+    """One connection keeping `inflight` messages of a ring in flight and checking every echo.
+
+    Reads go into one preallocated buffer (`recv_into`, no bytes object per read).
+    """
+
+    def __init__(self, ring: Ring, inflight: int, stats: Stats, request: bytes, offset: int, bufsize: int = 1 << 20) -> None:
+        self.ring, self.inflight, self.stats, self.request = ring, inflight, stats, request
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray(bufsize)
+        self.view = memoryview(self.buf)
+        self.head = b""
+        self.open = False
+        self.sent = self.done = offset  # message indices (offset spreads connections over the ring)
+        self.offset = offset
+        self.rpos = (offset % ring.count) * ring.slen  # offset into the expected server bytes
+        self.rtotal = 0
+        self.closing = False
+        self.close_buf = b""
+        loop = asyncio.get_running_loop()
+        self.ready = loop.create_future()
+        self.drained = loop.create_future()
+        self.lost = loop.create_future()
+        self.broken = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        self._send(self.inflight)
+
+    def _send(self, n: int) -> None:
+        for chunk in self.ring.client_bytes(self.sent, n):
+            self.transport.write(chunk)  # type: ignore[union-attr]
+        self.sent += n
+
+    def _fail(self, what: str, mismatch: bool = False) -> None:
+        self.broken = True
+        self.stats.error(what, mismatch)
+        for fut in (self.ready, self.drained):
+            if not fut.done():
+                fut.set_result(False)
+        self.transport.abort()  # type: ignore[union-attr]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def _mismatch(self, chunk: bytes, pos: int, message: int) -> None:
+        """Fail with a description of the first message that differs (the error path: no hurry)."""
+        ring = self.ring
+        expected = ring.server2[pos : pos + len(chunk)]
+        i = next((j for j in range(len(chunk)) if chunk[j] != expected[j]), len(chunk))
+        start = i - (pos + i) % ring.slen  # where the differing frame starts in the chunk
+        index = message + (pos % ring.slen + i) // ring.slen
+        got = describe(chunk[start:]) if start >= 0 else f"{chunk[i : i + 24]!r} at byte {(pos + i) % ring.slen} of the frame"
+        self._fail(f"echo mismatch at message {index}: got {got}", mismatch=True)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.broken:
+            return
+        view = self.view[:nbytes]
+        if not self.open:
+            self.head += view
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            problem = check_response(self.head[:end])
+            if problem:
+                return self._fail(problem)
+            rest, self.head, self.open = self.head[end + 4 :], b"", True
+            self.ready.set_result(True)
+            if not rest:
+                return
+            view = memoryview(rest)
+        if self.closing:
+            self.close_buf += view
+            return
+        ring = self.ring
+        pos, n = self.rpos, len(view)
+        at = 0
+        while at < n:  # chunks larger than a whole cycle are checked a cycle at a time
+            k = min(n - at, ring.server_cycle)
+            if not ring.server2.startswith(view[at : at + k], pos):
+                return self._mismatch(bytes(view[at : at + k]), pos, self.offset + (self.rtotal + at) // ring.slen)
+            pos = (pos + k) % ring.server_cycle
+            at += k
+        self.rpos = pos
+        self.rtotal += n
+        done = self.rtotal // ring.slen
+        new = done - (self.done - self.offset)
+        if new:
+            self.done += new
+            stats = self.stats
+            if stats.sending:
+                stats.completed += new
+                self._send(new)
+            elif self.done == self.sent and not self.drained.done():
+                self.drained.set_result(True)
+
+    def close(self) -> None:
+        """Send a close frame; `lost` resolves when the server's close frame and EOF have arrived."""
+        if self.broken:
+            return
+        self.closing = True
+        self.transport.write(CLOSE_1000)  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.broken:
+            if not self.closing:
+                self.stats.error(f"connection lost without a close handshake ({exc})")
+            elif not self.close_buf.startswith(SERVER_CLOSE_1000[:2]) or parse_frame(self.close_buf) is None:
+                self.stats.error(f"no close frame from the server, got {self.close_buf[:16]!r}")
+            elif parse_frame(self.close_buf)[2][:2] not in (b"\x03\xe8", b""):
+                self.stats.error(f"server closed with {describe(self.close_buf)}")
+        for fut in (self.ready, self.drained):
+            if not fut.done():
+                fut.set_result(False)
+        if not self.lost.done():
+            self.lost.set_result(True)
+
+
+async def stream_echo(url: str, workload: str, conns: int, inflight: int, duration: float) -> dict:
+    ring = ring_for(workload)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    bufsize = 1 << 20 if ring.slen > 4096 else 1 << 16
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    clients = []
+    for i in range(conns):
+        offset = (i * 97) % ring.count
+        c = EchoClient(ring, inflight, stats, upgrade_request(host, port, f"/{workload}/{offset}"), offset, bufsize)
+        await loop.create_connection(lambda c=c: c, host, port)
+        clients.append(c)
+    await asyncio.wait_for(asyncio.gather(*(c.ready for c in clients)), 10)
+    cpu0 = own_cpu()
+    t0 = time.perf_counter()
+    for c in clients:
+        c.start()
+    await asyncio.sleep(duration)
+    stats.sending = False
+    elapsed = time.perf_counter() - t0
+    cpu1 = own_cpu()
+    completed = stats.completed
+    for c in clients:
+        if c.done == c.sent and not c.drained.done():
+            c.drained.set_result(True)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.drained for c in clients)), 30)
+    except asyncio.TimeoutError:
+        stats.error("echoes still missing 30 s after the deadline")
+    for c in clients:
+        c.close()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.lost for c in clients)), 15)
+    except asyncio.TimeoutError:
+        stats.error("server did not close the TCP connection after the close handshake")
+        for c in clients:
+            c.transport.abort()  # type: ignore[union-attr]
+    result = {
+        "messages": completed,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(completed / elapsed, 1),
+        "MB_per_s": round(completed * ring.payload_len / elapsed / 1e6, 2),
+        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3),
+    }
+    return _finish(result, stats)
+
+
+def _finish(result: dict, stats: Stats) -> dict:
+    result["errors"] = stats.errors
+    result["mismatches"] = stats.mismatches
+    if stats.first_error:
+        result["first_error"] = stats.first_error
+    return result
+
+
+# -- W2: latency with a blocking socket ----------------------------------------------------------------
+
+
+def open_blocking(url: str, path: str) -> tuple[socket.socket, bytes]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(upgrade_request(host, port, path))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed during the handshake")
+        head += chunk
+    end = head.index(b"\r\n\r\n")
+    problem = check_response(head[:end])
+    if problem:
+        raise ConnectionError(problem)
+    return sock, head[end + 4 :]
+
+
+def latency(url: str, duration: float) -> dict:
+    ring = ring_for("W2")
+    stats = Stats()
+    sock, extra = open_blocking(url, "/W2/0")
+    if extra:
+        stats.error(f"unexpected bytes after the handshake: {describe(extra)}")
+    buf = bytearray(ring.slen)
+    view = memoryview(buf)
+    samples: list[int] = []
+    perf = time.perf_counter_ns
+    i = 0
+    warmup = 200
+    cpu0 = own_cpu()
+    t_start = time.perf_counter()
+    deadline = t_start + duration
+    while True:
+        k = i % ring.count
+        frame = ring.client2[k * ring.clen : (k + 1) * ring.clen]
+        t0 = perf()
+        sock.sendall(frame)
+        got = 0
+        while got < ring.slen:
+            n = sock.recv_into(view[got:])
+            if not n:
+                stats.error("connection closed by the server")
+                break
+            got += n
+        t1 = perf()
+        if got < ring.slen:
+            break
+        if not ring.server2.startswith(buf, k * ring.slen):
+            stats.error(f"echo mismatch at message {i}: got {describe(bytes(buf))}", mismatch=True)
+            break
+        if i >= warmup:
+            samples.append(t1 - t0)
+            if t1 * 1e-9 >= deadline:
+                break
+        elif i == warmup - 1:
+            t_start = time.perf_counter()
+            deadline = t_start + duration
+            cpu0 = own_cpu()
+        i += 1
+    elapsed = time.perf_counter() - t_start
+    cpu1 = own_cpu()
+    _close_blocking(sock, stats)
+    samples.sort()
+    result = {"round_trips": len(samples), "seconds": round(elapsed, 3)}
+    if samples:
+        result.update(
+            p50_us=round(samples[len(samples) // 2] / 1000, 1),
+            p99_us=round(samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000, 1),
+            mean_us=round(statistics.fmean(samples) / 1000, 1),
+        )
+    result["loadgen_cpu"] = round((cpu1 - cpu0) / max(elapsed, 1e-9), 3)
+    return _finish(result, stats)
+
+
+def _close_blocking(sock: socket.socket, stats: Stats) -> None:
+    try:
+        sock.sendall(CLOSE_1000)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        found = parse_frame(data)
+        if found is None or found[0] != 8:
+            stats.error(f"no close frame from the server, got {data[:16]!r}")
+    except OSError as exc:
+        stats.error(f"closing: {exc}")
+    finally:
+        sock.close()
+
+
+# -- W5: handshakes --------------------------------------------------------------------------------------
+
+
+async def one_session(loop: asyncio.AbstractEventLoop, addr: tuple[str, int], request: bytes, frame: bytes, echo: bytes) -> str | None:
+    """Open, handshake, one echo, close handshake, wait for the server's EOF. None if all went right."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        await loop.sock_connect(sock, addr)
+        await loop.sock_sendall(sock, request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                return "server closed during the handshake"
+            head += chunk
+        end = head.index(b"\r\n\r\n")
+        problem = check_response(head[:end])
+        if problem:
+            return problem
+        await loop.sock_sendall(sock, frame)
+        data = head[end + 4 :]
+        while len(data) < len(echo):
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                break
+            data += chunk
+        if not data.startswith(echo):
+            return f"echo mismatch: got {describe(data)}"
+        # Close after the echo: a server may (websockets does) drop data frames that arrive with a close.
+        await loop.sock_sendall(sock, CLOSE_1000)
+        while True:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                break
+            data += chunk
+        found = parse_frame(data, len(echo))
+        if found is None or found[0] != 8 or found[2][:2] != b"\x03\xe8" or found[3] != len(data):
+            return f"bad close after the echo: {describe(data[len(echo):])}"
+        return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        sock.close()
+
+
+async def handshakes(url: str, duration: float, concurrency: int = 8) -> dict:
+    ring = ring_for("W5")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    done = [0]
+    stop = [False]
+
+    async def worker(w: int) -> None:
+        i = w
+        while not stop[0]:
+            k = i % ring.count
+            frame = bytes(ring.client2[k * ring.clen : (k + 1) * ring.clen])
+            echo = ring.server2[k * ring.slen : (k + 1) * ring.slen]
+            problem = await one_session(loop, (host, port), upgrade_request(host, port, f"/W5/{k}"), frame, echo)
+            if problem:
+                stats.error(problem, mismatch=problem.startswith("echo mismatch"))
+                if stats.errors > 100:
+                    stop[0] = True
+            elif not stop[0]:
+                done[0] += 1
+            i += concurrency
+
+    cpu0 = own_cpu()
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
+    await asyncio.sleep(duration)
+    stop[0] = True
+    elapsed = time.perf_counter() - t0
+    cpu1 = own_cpu()
+    completed = done[0]
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    result = {
+        "connections": completed,
+        "seconds": round(elapsed, 3),
+        "connections_per_s": round(completed / elapsed, 1),
+        "concurrency": concurrency,
+        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3),
+    }
+    return _finish(result, stats)
+
+
+# -- W6: idle connections ------------------------------------------------------------------------------
+
+
+async def idle(url: str, pid: int | None, count: int = 2000, settle: float = 1.0) -> dict:
+    ring = ring_for("W6")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    if pid is None:
+        return {"errors": 1, "first_error": "W6 needs --server-pid"}
+    await asyncio.sleep(settle)
+    before = status_kib(pid, "VmRSS")
+    clients: list[EchoClient] = []
+    sem = asyncio.Semaphore(64)
+
+    async def open_one(i: int) -> None:
+        async with sem:
+            c = EchoClient(ring, 1, stats, upgrade_request(host, port, f"/W6/{i % ring.count}"), i % ring.count, 4096)
+            try:
+                await loop.create_connection(lambda: c, host, port)
+            except OSError as exc:
+                stats.error(f"connect: {exc}")
+                return
+            clients.append(c)
+            if not await asyncio.wait_for(c.ready, 10):
+                return
+
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    # One echo on each, so every connection is fully set up on the server (handler running).
+    stats.sending = False
+    for c in clients:
+        c.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.drained for c in clients)), 30)
+    except asyncio.TimeoutError:
+        stats.error("echoes on idle connections still missing after 30 s")
+    await asyncio.sleep(settle)
+    after = status_kib(pid, "VmRSS")
+    hwm = status_kib(pid, "VmHWM")
+    for c in clients:
+        c.close()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.lost for c in clients)), 30)
+    except asyncio.TimeoutError:
+        stats.error("server did not close every idle connection after the close handshake")
+        for c in clients:
+            c.transport.abort()  # type: ignore[union-attr]
+    result = {
+        "connections": len(clients),
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "hwm_kib": hwm,
+        "bytes_per_connection": round((after - before) * 1024 / max(len(clients), 1)) if before and after else None,
+    }
+    return _finish(result, stats)
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def run_workload(name: str, url: str, pid: int | None, duration: float) -> dict:
+    server_cpu0 = cpu_seconds(pid)
+    t0 = time.perf_counter()
+    if name == "W1":
+        result = asyncio.run(stream_echo(url, "W1", 16, 32, duration))
+    elif name == "W2":
+        result = latency(url, duration)
+    elif name == "W3":
+        result = asyncio.run(stream_echo(url, "W3", 1, 4, duration))
+    elif name == "W4":
+        result = asyncio.run(stream_echo(url, "W4", 1, 4, duration))
+    elif name == "W5":
+        result = asyncio.run(handshakes(url, duration))
+    elif name == "W6":
+        result = asyncio.run(idle(url, pid))
+    else:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    wall = time.perf_counter() - t0
+    server_cpu1 = cpu_seconds(pid)
+    if server_cpu0 is not None and server_cpu1 is not None and name != "W6":
+        # Over the whole call (setup and drain included): a rough figure, good enough to see saturation.
+        result["server_cpu"] = round((server_cpu1 - server_cpu0) / wall, 3)
+    return {"workload": name, **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the server's ws:// URL")
+    parser.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6", help="comma-separated: " + ", ".join(WORKLOADS))
+    parser.add_argument("--server-pid", type=int, help="server process id (CPU use; W6 reads its RSS)")
+    parser.add_argument("--duration", type=float, help="seconds per timed workload (default: per workload)")
+    parser.add_argument("--quick", action="store_true", help="short durations for a smoke run")
+    args = parser.parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    failed = False
+    for name in [w.strip().upper() for w in args.workloads.split(",") if w.strip()]:
+        duration = args.duration or (QUICK if args.quick else DURATIONS)[name]
+        try:
+            result = run_workload(name, args.url, args.server_pid, duration)
+        except Exception as exc:  # report and go on with the next workload
+            result = {"workload": name, "errors": 1, "first_error": f"{type(exc).__name__}: {exc}"}
+        failed = failed or bool(result.get("errors"))
+        print(json.dumps(result), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
