@@ -37,14 +37,17 @@ WSPLAY = [PY, "-m", "wsplay", "serve", "--example", "echo", "--port", "0"]
 OTHER = [PY, str(HERE / "servers.py")]
 
 # name -> command. "reference" is not a WebSocket implementation: it is the load generator's ceiling.
+# The wsplay servers run with the library's defaults (recording on; no development mode, no log line
+# per connection); "-dev" is the command line's own default, with the client page and pitfall reports.
+BENCH = ["--quiet", "--no-development"]
 SERVERS: dict[str, list[str]] = {
-    "wsplay-reactive": [*WSPLAY, "--flavor", "reactive"],
-    "wsplay-functional": [*WSPLAY, "--flavor", "functional"],
-    "wsplay-imperative": [*WSPLAY, "--flavor", "imperative"],
-    "wsplay-legacy": [*WSPLAY, "--flavor", "legacy"],
-    "wsplay-reactive-noalloc": [*WSPLAY, "--flavor", "reactive", "--no-allocate"],
-    "wsplay-reactive-norecord": [*WSPLAY, "--flavor", "reactive", "--no-record"],
-    "wsplay-reactive-bare": [*OTHER, "wsplay-bare", "--flavor", "reactive"],
+    "wsplay-reactive": [*WSPLAY, *BENCH, "--flavor", "reactive"],
+    "wsplay-functional": [*WSPLAY, *BENCH, "--flavor", "functional"],
+    "wsplay-imperative": [*WSPLAY, *BENCH, "--flavor", "imperative"],
+    "wsplay-legacy": [*WSPLAY, *BENCH, "--flavor", "legacy"],
+    "wsplay-reactive-noalloc": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-allocate"],
+    "wsplay-reactive-norecord": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-record"],
+    "wsplay-reactive-dev": [*WSPLAY, "--flavor", "reactive"],
     "websockets": [*OTHER, "websockets"],
     "reference": [*OTHER, "reference"],
 }

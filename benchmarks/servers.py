@@ -2,9 +2,6 @@
 
     python benchmarks/servers.py websockets [--port 0]   the baseline: websockets' asyncio server
     python benchmarks/servers.py reference  [--port 0]   the load generator's ceiling (not a WebSocket server)
-    python benchmarks/servers.py wsplay-bare [--flavor F] [--no-allocate] [--no-record]
-                                                         wsplay's echo without development mode and console
-                                                         logging (the CLI always turns both on)
 
 The reference server does no WebSocket work at all: it answers the handshake, then for every whole
 client message's worth of bytes received it sends the precomputed echo bytes of that message (it
@@ -22,7 +19,6 @@ import resource
 import signal
 import socket
 import sys
-import threading
 
 from loadgen import CLOSE_1000, ring_for  # this directory is on sys.path when run as a script
 
@@ -119,41 +115,16 @@ async def reference_main(port: int) -> None:
     server.close()
 
 
-# -- wsplay without development mode ----------------------------------------------------------------------
-
-
-def wsplay_bare(port: int, flavor: str, no_allocate: bool, no_record: bool) -> None:
-    from wsplay import Host
-    from wsplay.examples import build_example
-
-    host = Host.create().handler(build_example("echo", flavor, no_allocate=no_allocate)).port(port).defaults()
-    if no_record:
-        host.record(False)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    host.start()
-    print(host.url, flush=True)
-    while not stopping.wait(0.5):
-        pass
-    host.stop()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["websockets", "reference", "wsplay-bare"])
+    parser.add_argument("kind", choices=["websockets", "reference"])
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--flavor", default="reactive")
-    parser.add_argument("--no-allocate", action="store_true")
-    parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     _raise_fd_limit()
     if args.kind == "websockets":
         asyncio.run(websockets_main(args.port))
-    elif args.kind == "reference":
-        asyncio.run(reference_main(args.port))
     else:
-        wsplay_bare(args.port, args.flavor, args.no_allocate, args.no_record)
+        asyncio.run(reference_main(args.port))
     return 0
 
 

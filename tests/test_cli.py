@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -166,6 +167,18 @@ def test_builder_options_from_flags(tmp_path: Path) -> None:
                 ws.send(text)
                 assert ws.recv(timeout=IO_TIMEOUT) == text
         stop(server)
+
+
+def test_quiet_without_development(tmp_path: Path) -> None:
+    with serve(tmp_path, "--example", "echo", "--quiet", "--no-development") as server:
+        with connect(server.url, open_timeout=IO_TIMEOUT) as ws:
+            ws.send("hi")
+            assert ws.recv(timeout=IO_TIMEOUT) == "hi"
+        with pytest.raises(urllib.error.HTTPError) as info:  # no client page: a plain GET gets 426
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=IO_TIMEOUT)
+        assert info.value.code == 426
+        stop(server)
+        assert "connection 1 opened" not in server.stderr()  # no log line per connection
 
 
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:

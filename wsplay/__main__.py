@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="let frames borrow the receive buffer instead of copying their data")
     serve.add_argument("--no-record", action="store_true",
                        help="record no frames or events (the fastest setting; nothing for panels to show)")
+    serve.add_argument("--no-development", action="store_true",
+                       help="no browser page on a plain GET and no pitfall reports (the library's default)")
+    serve.add_argument("--quiet", action="store_true",
+                       help="no log line per connection on stderr (errors still show)")
     return parser
 
 
@@ -57,7 +61,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:  # an option combination the example refuses (legacy is message-level)
         print(f"wsplay: {error}", file=sys.stderr, flush=True)
         return 2
-    host = Host.create().handler(websocket).port(args.port).bind(args.bind).defaults().development().console()
+    host = Host.create().handler(websocket).port(args.port).bind(args.bind).defaults()
+    if not args.no_development:
+        host.development()
+    if not args.quiet:
+        host.console()
     if args.no_record:
         host.record(False)
 
@@ -77,8 +85,9 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         print(host.url, flush=True)
-        purpose = "chat" if args.example == "chat" else "talk to the echo server"
-        print(f"open {host.client_url} in a browser to {purpose}", flush=True)
+        if not args.no_development:
+            purpose = "chat" if args.example == "chat" else "talk to the echo server"
+            print(f"open {host.client_url} in a browser to {purpose}", flush=True)
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stopping.wait(0.5):
             pass
