@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 PREVIEW = 256  # payload bytes kept per frame record
+_monotonic = time.monotonic  # asyncio's loop.time(): records keep it, snapshots show wall-clock time
 KEEP_CLOSED = 1000  # closed connections whose counters are kept (a long-running host forgets older ones)
 
 
@@ -284,8 +285,6 @@ class Recorder:
         max_events: events kept.
         enabled: False records nothing at all (the engine skips the calls).
 
-    Attributes:
-        version: grows with every record; a panel redraws only when it changed.
     """
 
     def __init__(self, max_frames: int = 2000, max_events: int = 1000, enabled: bool = True) -> None:
@@ -295,50 +294,82 @@ class Recorder:
         self._events: collections.deque[Event] = collections.deque(maxlen=max_events)
         self._counters: dict[int, Counters] = {}
         self._retired: collections.deque[int] = collections.deque()
-        self._index = itertools.count()
-        self.version = 0
-        self.dropped = 0  # frames that fell off the bounded log
+        self._append = self._frames.append
+        self._n = 0  # frames recorded so far (the index the next one gets)
+        self._cleared = 0
+        self._changes = 0  # events recorded or updated, clears
 
     # -- recording (loop thread) ----------------------------------------------------------------
 
     def frame(self, connection: int, direction: str, header: Header | bytes, payload: Any) -> None:
         """Record one frame; `header` is a Header or the raw header bytes (parsed only when read)."""
+        record = self.frame_in if direction == "in" else self.frame_out
+        record(self.counters_of(connection), connection, header, payload, _monotonic())
+
+    # The two hot paths. The caller keeps its connection's Counters (counters_of) and passes the
+    # loop's time it already has (time.monotonic()); a record is a tuple of plain values, which the
+    # garbage collector stops visiting, and becomes a FrameRecord only when a snapshot asks.
+
+    def frame_in(self, counters: Counters, connection: int, header: Header | bytes, payload: Any, when: float) -> None:
+        counters.frames_in += 1
+        counters.bytes_in += len(payload)
+        if self.max_frames:
+            n = self._n
+            self._n = n + 1
+            # bytes of at most PREVIEW are kept as they are (slicing returns the same object); anything
+            # else, a borrowed view above all, is copied, since its buffer will be reused.
+            self._append((n, when, connection, "in", header, payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])))
+
+    def frame_out(self, counters: Counters, connection: int, header: Header | bytes, payload: Any, when: float) -> None:
+        counters.frames_out += 1
+        counters.bytes_out += len(payload)
+        if self.max_frames:
+            n = self._n
+            self._n = n + 1
+            self._append((n, when, connection, "out", header, payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])))
+
+    def frame_out_wire(self, counters: Counters, connection: int, wire: bytes, length: int, when: float) -> None:
+        """Record a whole unmasked frame as sent (header and payload in one object; split when read)."""
+        counters.frames_out += 1
+        counters.bytes_out += length
+        if self.max_frames:
+            n = self._n
+            self._n = n + 1
+            self._append((n, when, connection, "out", wire if length <= PREVIEW else wire[: PREVIEW + 14], None))
+
+    @property
+    def version(self) -> int:
+        """Grows with every record; a panel redraws only when it changed."""
+        return self._n + self._changes
+
+    def counters_of(self, connection: int) -> Counters:
+        """The live counters of a connection (created on first use)."""
         counters = self._counters.get(connection)
         if counters is None:
             counters = self._counters[connection] = Counters()
-        n = len(payload)
-        if direction == "in":
-            counters.frames_in += 1
-            counters.bytes_in += n
-        else:
-            counters.frames_out += 1
-            counters.bytes_out += n
-        if not self.max_frames:
-            return
-        # bytes of at most PREVIEW are kept as they are (slicing returns the same object); anything
-        # else, a borrowed view above all, is copied, since its buffer will be reused.
-        preview = payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])
-        frames = self._frames
-        if len(frames) == self.max_frames:
-            self.dropped += 1
-        frames.append((next(self._index), time.time(), connection, direction, header, preview))
-        self.version += 1
+        return counters
+
+    @property
+    def dropped(self) -> int:
+        """Frames recorded that fell off the bounded log."""
+        return self._n - self._cleared - len(self._frames)
 
     def event(self, event: Event) -> Event:
         """Record an event (and return it, so a live one can be updated later with `touch`)."""
         self._events.append(event)
-        self.version += 1
+        self._changes += 1
         return event
 
     def touch(self) -> None:
         """Say that a recorded event was updated in place (an ongoing stall that ended)."""
-        self.version += 1
+        self._changes += 1
 
     def clear(self) -> None:
         """Forget the logged frames and events (counters stay)."""
+        self._cleared += len(self._frames)
         self._frames.clear()
         self._events.clear()
-        self.version += 1
+        self._changes += 1
 
     def retire(self, connection: int) -> None:
         """Note that a connection closed: its counters stay for the latest KEEP_CLOSED closed ones."""
@@ -355,11 +386,16 @@ class Recorder:
         if last is not None and connection is None:
             rows = itertools.islice(rows, max(0, len(rows) - last), None)
         out = []
+        offset = time.time() - time.monotonic()
         for index, t, conn, direction, header, preview in rows:
+            t += offset
             if connection is not None and conn != connection:
                 continue
             if not isinstance(header, Header):
-                header = Header.parse(header)
+                wire = header
+                header = Header.parse(wire)
+                if preview is None:  # recorded whole by frame_out_wire
+                    preview = wire[len(header.header_bytes) :][:PREVIEW]
             out.append(FrameRecord(index, t, conn, direction, header, preview))
         return out
 

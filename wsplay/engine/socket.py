@@ -110,6 +110,7 @@ class SocketConnection:
         self.write_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
         self._rec = recorder if recorder is not None and recorder.enabled else None
+        self._counters = self._rec.counters_of(self.id) if self._rec is not None else None
         # Development mode watches for the seed's two pitfalls (a stalled pump, interleaved writes).
         self._watch = options.development
         self._busy_since: float | None = None  # when the frame being handled was handed out
@@ -139,7 +140,7 @@ class SocketConnection:
     # -- bytes from the transport (called by the transport protocol) ------------------------------
 
     def data_received(self, nbytes: int) -> None:
-        self._proto._end += nbytes  # buffer_updated, inlined: this runs once per read
+        self._proto.buffer_updated(nbytes)
         self.last_received = self._loop.time()
         waiter = self._waiter
         if waiter is not None:
@@ -218,6 +219,9 @@ class SocketConnection:
             if self._reading_paused:
                 self._reading_paused = False
                 self._transport.resume_reading()
+            # Nothing buffered: an idle connection keeps no receive buffer (asyncio asks for one only
+            # when bytes arrive), so thousands of open connections cost little memory.
+            self._proto.trim(small_only=True)
             waiter = self._waiter = self._loop.create_future()
             await waiter
 
@@ -240,7 +244,9 @@ class SocketConnection:
             header = inc.header
             opcode = header.opcode
             if self._rec is not None:
-                self._rec.frame(self.id, "in", header, inc.payload)
+                # Raw header bytes, not the Header: a record of plain bytes and numbers is left alone by
+                # the garbage collector, thousands of records of objects are not.
+                self._rec.frame_in(self._counters, self.id, header.header_bytes, inc.payload, self.last_received)  # type: ignore[arg-type]
             if opcode >= 8:
                 frame = Frame(_TYPES[opcode], self, inc.payload, headers=[header])
                 if opcode == 8:
@@ -329,10 +335,11 @@ class SocketConnection:
             proto.check_can_send(opcode)
         n = len(payload)
         head = encode_header(opcode, n, fin)
-        if self._rec is not None:
-            self._rec.frame(self.id, "out", head, payload)
         if n < _LARGE:
-            self._out.append(head + payload)
+            data = head + payload
+            if self._rec is not None:  # one object kept for the record: the frame as sent
+                self._rec.frame_out_wire(self._counters, self.id, data, n, self._loop.time())  # type: ignore[arg-type]
+            self._out.append(data)
             self._corked += len(head) + n
             if self._corked > self._options.write_high_water:
                 # A writer that never yields (no await) would otherwise grow the cork without bound:
@@ -342,6 +349,8 @@ class SocketConnection:
                 self._flush_scheduled = True
                 self._loop.call_soon(self._flush)
         else:
+            if self._rec is not None:
+                self._rec.frame_out(self._counters, self.id, head, payload, self._loop.time())  # type: ignore[arg-type]
             if type(payload) is not bytes:
                 # A transport may keep a view of what it could not send at once (3.12+); never let it
                 # keep a view of a borrowed receive buffer or of a bytearray the caller may change.

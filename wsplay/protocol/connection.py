@@ -29,8 +29,9 @@ __all__ = ["Connection", "Incoming", "Side", "State"]
 
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 _MIN_FREE = 4 * 1024  # offer at least this much room per read
+_MAX_READ = 256 * 1024  # the most room offered per read (asyncio's own read size for plain protocols)
 _ROOMY = 1024 * 1024  # the buffer size to reach while lent fragments of a large message pin old buffers
-_UNMASK_CHUNK = 16 * 1024  # in-place unmasking never allocates a temporary larger than this
+_UNMASK_CHUNK = 4 * 1024  # in-place unmasking never allocates a temporary larger than this
 
 
 class Side(enum.Enum):
@@ -114,6 +115,8 @@ class Connection:
         self._message: int | None = None  # opcode of the open fragmented message
         self._message_size = 0
         self._last_length = 0  # payload length of the last complete frame
+        self._read_size = _MIN_FREE  # the least room offered per read; adapts to the traffic
+        self._offered = 0
         self._validator: Utf8Validator | None = None
         self._borrowed: list[memoryview] = []
         self.close_received: tuple[int, str] | None = None
@@ -145,13 +148,22 @@ class Connection:
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return writable space for the next read (the `asyncio.BufferedProtocol` contract)."""
-        if len(self._buf) - self._end < _MIN_FREE:
-            self._make_room(max(sizehint, _MIN_FREE))
-        return self._view[self._end :]
+        if len(self._buf) - self._end < self._read_size:
+            self._make_room(max(sizehint, self._read_size))
+        view = self._view[self._end :]
+        self._offered = len(view)
+        return view
 
     def buffer_updated(self, nbytes: int) -> None:
         """Account for `nbytes` written into the space `get_buffer()` returned."""
         self._end += nbytes
+        # A read that filled all the room offered says more is waiting: offer more next time (fewer
+        # system calls and slides for bulk transfers); small reads bring the offer back down.
+        if nbytes == self._offered:
+            if self._read_size < _MAX_READ:
+                self._read_size *= 2
+        elif nbytes < self._read_size >> 3 and self._read_size > _MIN_FREE:
+            self._read_size >>= 1
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Copy bytes in (for peers that do not read into our buffer, and for tests)."""
@@ -191,9 +203,15 @@ class Connection:
             self._view = memoryview(buf)
         self._start, self._end = 0, keep
 
-    def trim(self) -> bool:
-        """Give the receive buffer back while nothing is buffered or lent out (an idle connection)."""
+    def trim(self, small_only: bool = False) -> bool:
+        """Give the receive buffer back while nothing is buffered or lent out (an idle connection).
+
+        `small_only` keeps a buffer grown for large messages (regrowing it costs copies); a small one
+        is cheap to take again at the next read.
+        """
         if self._start != self._end or self._borrowed or self._pending is not None or not self._buf:
+            return False
+        if small_only and len(self._buf) > 4 * self._initial_size:
             return False
         self._buf = bytearray()
         self._view = memoryview(self._buf)

@@ -15,6 +15,7 @@ the upgrade headers and the subprotocol. It never offers an extension.
 from __future__ import annotations
 
 import email.utils
+import functools
 import http
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -96,6 +97,13 @@ def check_host(request: Request) -> None:
         raise HandshakeError("missing Host header (RFC 9112 3.2)", 400)
 
 
+@functools.lru_cache(maxsize=64)
+def _acceptor(subprotocols: tuple[str, ...]) -> ServerProtocol:
+    """One ServerProtocol per subprotocol list, reused: building one per handshake cost more than the
+    rest of accept(), and nothing is read back from it but the response accept() returns."""
+    return ServerProtocol(subprotocols=[Subprotocol(name) for name in subprotocols] or None)
+
+
 def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple[bytes, str | None]:
     """Check an upgrade request and build the 101 response.
 
@@ -113,14 +121,14 @@ def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple
             426,
             {"Sec-WebSocket-Version": "13"},
         )
-    offered = [Subprotocol(name) for name in subprotocols] if subprotocols else None
-    protocol = ServerProtocol(subprotocols=offered)
+    protocol = _acceptor(tuple(subprotocols or ()))
     response = protocol.accept(request)
     if response.status_code != 101:
         detail = response.body.decode("utf-8", "replace").strip().removeprefix("Failed to open a WebSocket connection: ")
         extra = {k: v for k, v in response.headers.raw_items() if k in ("Allow", "Upgrade")}
         raise HandshakeError(detail.rstrip("."), response.status_code, extra)
-    return response.serialize(), protocol.subprotocol
+    # Read from the response, not the shared protocol object, which the next accept() overwrites.
+    return response.serialize(), response.headers.get("Sec-WebSocket-Protocol")
 
 
 def http_response(
