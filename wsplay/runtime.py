@@ -30,7 +30,7 @@ _exit_hooks: list[Callable[[], None]] = []
 
 def get_loop() -> asyncio.AbstractEventLoop:
     """Return the background loop, starting its daemon thread on first use."""
-    global _loop, _thread, _thread_id
+    global _loop, _thread
     loop = _loop
     if loop is not None and not loop.is_closed():
         return loop

@@ -21,11 +21,10 @@ from websockets.datastructures import Headers
 from wsplay import runtime
 from wsplay.engine.frame import Frame
 from wsplay.engine.settings import ServerOptions, Settings
-from wsplay.errors import ConnectionClosed, InvalidState, ProtocolError
+from wsplay.errors import ConnectionClosed, ProtocolError
 from wsplay.observe import InterleavedWrite, LimitHit, Notice, PumpStall, Recorder
 from wsplay.protocol.connection import Connection
 from wsplay.protocol.frames import FrameType, encode_header
-from wsplay.protocol.parser import parse_header
 
 if TYPE_CHECKING:
     from wsplay.engine.server import Server
@@ -340,7 +339,7 @@ class SocketConnection:
             if self._rec is not None:  # one object kept for the record: the frame as sent
                 self._rec.frame_out_wire(self._counters, self.id, data, n, self._loop.time())  # type: ignore[arg-type]
             self._out.append(data)
-            self._corked += len(head) + n
+            self._corked += len(data)
             if self._corked > self._options.write_high_water:
                 # A writer that never yields (no await) would otherwise grow the cork without bound:
                 # past the high-water mark it goes to the transport, where the write limit applies.
@@ -361,11 +360,9 @@ class SocketConnection:
             self._check_write_buffer()  # large writes bypass _flush: apply the write limit here too
 
     def _send_now(self, data: bytes) -> None:
-        """Send a whole encoded frame (close, keepalive ping) at once."""
-        if self._rec is not None:
-            found = parse_header(data, 0, len(data))
-            if found is not None:
-                self._rec.frame(self.id, "out", data[: found[3]], data[found[3] :])
+        """Send a whole encoded control frame (close, keepalive ping) at once."""
+        if self._rec is not None:  # a control frame's payload is at most 125 bytes: a 2-byte header
+            self._rec.frame_out_wire(self._counters, self.id, data, len(data) - 2, self._loop.time())  # type: ignore[arg-type]
         self._out.append(data)
         self._flush()
 

@@ -260,9 +260,7 @@ class Connection:
             # Everything is consumed and nothing is lent out: rewind for free, and give back a buffer
             # that a large message grew (otherwise it stays until its free tail happens to fill up).
             if len(self._buf) > 4 * self._initial_size and 8 * self._last_length < len(self._buf):
-                # Only after a small frame: steady large messages keep the buffer they need.
-                self._buf = bytearray(self._initial_size)
-                self._view = memoryview(self._buf)
+                self.trim()  # only after a small frame: steady large messages keep the buffer they need
             self._start = self._end = 0
         if self.failure is not None:
             return None
