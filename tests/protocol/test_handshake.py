@@ -143,6 +143,25 @@ def test_subprotocol_is_negotiated() -> None:
     assert response_headers(raw)[1]["sec-websocket-protocol"] == "chat"
 
 
+@pytest.mark.parametrize(
+    ("offer", "ours"),
+    [(None, []), ("superchat, chat", ["chat"]), ("a, b", ["b", "a"]), ("chat", [])],
+)
+def test_101_is_what_websockets_own_accept_writes(offer: str | None, ours: list[str]) -> None:
+    # accept() writes its 101 from a template after websockets' checks: it must say, byte for byte,
+    # what websockets' ServerProtocol.accept() would have said (with the same Date).
+    from websockets.server import ServerProtocol
+    from websockets.typing import Subprotocol
+
+    headers = [*BASE, ("Sec-WebSocket-Protocol", offer)] if offer else BASE
+    request = read(head(headers))
+    expected = ServerProtocol(subprotocols=[Subprotocol(p) for p in ours] or None).accept(request)
+    date = expected.headers["Date"]
+    raw, subprotocol = accept(request, ours, date)
+    assert raw == expected.serialize()
+    assert subprotocol == expected.headers.get("Sec-WebSocket-Protocol")
+
+
 # (id, request head, status, headers the error must carry)
 REFUSALS = [
     ("missing Host", head(without("Host")), 400, {}),

@@ -101,6 +101,36 @@ def test_slowloris_clients_are_closed_after_the_handshake_timeout(hosts, rel) ->
             sock.close()
 
 
+def test_each_silent_client_gets_its_own_handshake_deadline(hosts, rel) -> None:
+    """One timer serves every pending handshake: a later client is not closed with an earlier one."""
+    unit = rel.UNIT
+    timeout = 1.0 * unit
+    host = hosts(configure=lambda h: h.handshake_timeout(timeout))
+    port = host.bound_port
+
+    def closed_after(sock: socket.socket, opened: float) -> tuple[float, bytes]:
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        return time.monotonic() - opened, answer
+
+    first = socket.create_connection(("127.0.0.1", port), timeout=5 * unit)
+    first_opened = time.monotonic()
+    time.sleep(timeout / 2)
+    second = socket.create_connection(("127.0.0.1", port), timeout=5 * unit)
+    second_opened = time.monotonic()
+    with first, second:
+        first_after, first_answer = closed_after(first, first_opened)
+        second_at = time.monotonic()
+        second_after, second_answer = closed_after(second, second_opened)
+    assert first_answer.startswith(b"HTTP/1.1 408 ") and second_answer.startswith(b"HTTP/1.1 408 ")
+    assert timeout - 0.05 * unit <= first_after <= timeout + 0.5 * unit
+    assert timeout - 0.05 * unit <= second_after <= timeout + 0.5 * unit
+    assert second_at - second_opened < timeout - 0.2 * unit  # the second was still open when the first went
+    with rel.ws_client(host.url) as healthy:  # and the server goes on accepting
+        rel.check_echo(healthy, random.Random(8), rounds=3)
+
+
 # -- a peer that resets mid-frame --------------------------------------------------------------------
 
 

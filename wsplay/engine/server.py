@@ -77,7 +77,12 @@ class Server:
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
         self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
         self._transports: set[WebsocketTransport] = set()
+        # Connections still in the HTTP phase -> the loop time their request head is due by, oldest
+        # first: one timer for all of them instead of one per connection (handshakes are many and short).
+        self._handshaking: dict[WebsocketTransport, float] = {}
+        self._sweep: asyncio.TimerHandle | None = None
         self._server: asyncio.Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on (set by start)
         self.running = False
 
     def resolve(self, path: str) -> Endpoint | None:
@@ -92,7 +97,7 @@ class Server:
         Raises:
             OSError: the address cannot be bound.
         """
-        loop = asyncio.get_running_loop()
+        self.loop = loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: WebsocketTransport(self), host, port, reuse_address=True, backlog=1024
         )
@@ -116,6 +121,29 @@ class Server:
             for conn in list(self.connections.values()):
                 conn.check_stall()
 
+    def _await_request(self, transport: WebsocketTransport) -> None:
+        """A new TCP connection: give it handshake_timeout seconds to send its request head."""
+        loop = self.loop
+        assert loop is not None
+        deadline = loop.time() + self.options.handshake_timeout
+        self._handshaking[transport] = deadline
+        if self._sweep is None:
+            self._sweep = loop.call_at(deadline, self._sweep_handshakes)
+
+    def _sweep_handshakes(self) -> None:
+        """Answer 408 to every connection whose request head is overdue; wait for the next one."""
+        self._sweep = None
+        pending = self._handshaking
+        assert self.loop is not None
+        now = self.loop.time()
+        while pending:
+            transport, deadline = next(iter(pending.items()))
+            if deadline > now:
+                self._sweep = self.loop.call_at(deadline, self._sweep_handshakes)
+                return
+            del pending[transport]
+            transport.on_handshake_timeout()
+
     @property
     def sockets(self) -> list[socketlib.socket]:
         return list(self._server.sockets) if self._server is not None else []
@@ -125,6 +153,9 @@ class Server:
         self.running = False
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         if self._server is not None:
             self._server.close()
         timeout = self.options.close_timeout if close_timeout is None else close_timeout

@@ -8,6 +8,7 @@ together, in one system call, when the loop next gets control.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import threading
@@ -37,6 +38,7 @@ _TYPES = {t.value: t for t in FrameType}
 _DONE = runtime.Done(None)
 _LARGE = 16 * 1024  # payloads at least this big are written straight through, not copied into the cork
 _READ_PAUSE = 4 * 1024 * 1024  # stop reading when this much waits for a busy handler
+_ASYNCIO_HIGH_WATER = 64 * 1024  # asyncio's default write high-water mark (its low mark is a quarter of it)
 
 
 @dataclass
@@ -62,8 +64,7 @@ class SocketConnection:
         write_lock: an asyncio.Lock to hold around a fragmented message written by several tasks.
     """
 
-    _ids = 0
-    _ids_lock = threading.Lock()
+    _ids = itertools.count(1)  # next() on a count is atomic: ids stay unique across loops and threads
 
     def __init__(
         self,
@@ -72,14 +73,13 @@ class SocketConnection:
         settings: Settings,
         options: ServerOptions,
         recorder: Recorder | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        with SocketConnection._ids_lock:
-            SocketConnection._ids += 1
-            self.id = SocketConnection._ids
+        self.id = next(SocketConnection._ids)
         self.request = request
         self.settings = settings
         self._options = options
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop or asyncio.get_running_loop()
         self._transport = transport
         self._proto = Connection(
             max_message_size=settings.max_message_size,
@@ -118,7 +118,8 @@ class SocketConnection:
         self._out_owner: Any = None  # the writer of the fragmented message being sent
         self.dropped_writes = 0  # writes from other tasks after it closed (see write())
         self._engine_closed = False  # the engine closed it (failure, shutdown, overflow): writes then raise ConnectionClosed
-        transport.set_write_buffer_limits(high=options.write_high_water)
+        if options.write_high_water != _ASYNCIO_HIGH_WATER:  # the transport already has these limits
+            transport.set_write_buffer_limits(high=options.write_high_water)
         if options.ping_interval:
             self._keepalive = self._loop.call_later(options.ping_interval, self._on_keepalive)
 
@@ -527,7 +528,8 @@ class SocketConnection:
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is gone."""
-        await asyncio.shield(self._closed)
+        if not self._closed.done():
+            await asyncio.shield(self._closed)
 
     def _on_close_timeout(self) -> None:
         if not self._lost:

@@ -8,8 +8,10 @@ error); after it, reads go straight into the connection's reusable receive buffe
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import ipaddress
 import logging
+import time
 import traceback
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -28,6 +30,18 @@ __all__ = ["WebsocketTransport"]
 log = logging.getLogger("wsplay")
 
 
+_date = (0, "")
+
+
+def http_date() -> str:
+    """The Date header's value, formatted once per second rather than once per handshake."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, email.utils.formatdate(now, usegmt=True))
+    return _date[1]
+
+
 class WebsocketTransport(asyncio.BufferedProtocol):
     """One TCP connection of a Server."""
 
@@ -37,7 +51,6 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         self.socket: SocketConnection | None = None
         self._reader = handshake.RequestReader(server.options.max_request_size)
         self._head = bytearray(4096)
-        self._timer: asyncio.TimerHandle | None = None
         self._done = False  # an HTTP answer was sent; ignore further bytes
 
     # -- HTTP phase -------------------------------------------------------------------------------
@@ -46,8 +59,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.server._transports.add(self)
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self.server.options.handshake_timeout, self._on_handshake_timeout)
+        self.server._await_request(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self._head)
@@ -63,15 +75,15 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         if request is not None:
             self._on_request(request)
 
-    def _on_handshake_timeout(self) -> None:
+    def on_handshake_timeout(self) -> None:
+        """Called by the server when the request head has not arrived in time."""
         if self.socket is None and self.transport is not None and not self._done:
             log.info("closing a client that sent no complete request within %s s", self.server.options.handshake_timeout)
             self._answer(handshake.http_response(408, "request timeout\n"), 408, "handshake timeout")
 
     def _answer(self, response: bytes, status: int, why: str) -> None:
         self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
+        self.server._handshaking.pop(self, None)
         assert self.transport is not None
         self.transport.write(response)
         self.transport.close()
@@ -95,7 +107,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
             server._on_refused(status, why, self.transport)
             return
         try:
-            response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols)
+            response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols, http_date())
         except HandshakeError as exc:
             self._answer(handshake.error_response(exc), exc.status, str(exc))
             return
@@ -161,8 +173,8 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         query: str,
     ) -> None:
         assert self.transport is not None
-        if self._timer is not None:
-            self._timer.cancel()
+        server = self.server
+        server._handshaking.pop(self, None)
         info = RequestInfo(
             method=request.method,
             path=path,
@@ -170,9 +182,9 @@ class WebsocketTransport(asyncio.BufferedProtocol):
             headers=request.headers,
             remote_address=self.transport.get_extra_info("peername"),
             subprotocol=subprotocol,
-            server=self.server,
+            server=server,
         )
-        socket = SocketConnection(self.transport, info, endpoint.settings, self.server.options, self.server.recorder)
+        socket = SocketConnection(self.transport, info, endpoint.settings, server.options, server.recorder, server.loop)
         self.transport.write(response)
         leftover = self._reader.leftover()
         if leftover:
@@ -185,10 +197,11 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         self.buffer_updated = socket.data_received  # type: ignore[method-assign]
         self.pause_writing = socket.pause_writing  # type: ignore[method-assign]
         self.resume_writing = socket.resume_writing  # type: ignore[method-assign]
-        self.server._on_open(socket)
-        socket.task = task = asyncio.get_running_loop().create_task(self._serve(endpoint, socket))
-        self.server.handler_tasks.add(task)
-        task.add_done_callback(self.server.handler_tasks.discard)
+        server._on_open(socket)
+        assert server.loop is not None  # a transport exists only while its server runs
+        socket.task = task = server.loop.create_task(self._serve(endpoint, socket))
+        server.handler_tasks.add(task)
+        task.add_done_callback(server.handler_tasks.discard)
 
     async def _serve(self, endpoint: Endpoint, socket: SocketConnection) -> None:
         try:
@@ -218,8 +231,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         return None  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        self.server._handshaking.pop(self, None)
         self.server._transports.discard(self)
         if self.socket is not None:
             self.socket.connection_lost(exc)

@@ -75,23 +75,22 @@ async def pump(connection: SocketConnection, handler: Any) -> None:
     await maybe_await(handler.on_connected(connection))
     read = connection._read_frame
     watch = connection._watch
-    told_close = False
     try:
         while True:
             frame = await read()
-            if frame.type is FrameType.CLOSE:
-                told_close = True
             callback = dispatch[frame.type]
             if watch:  # development mode: name what holds the pump if it stalls
                 connection._busy_handler = getattr(callback, "__qualname__", repr(callback))
             result = callback(connection, frame)
             if result is not None and hasattr(result, "__await__"):
                 await result
+            if frame.type is FrameType.CLOSE:
+                return  # nothing may follow the peer's close frame (RFC 6455 5.5.1); the engine finishes the close
     except ConnectionClosed as closed:
-        if not told_close:  # dropped without a close frame: still tell the handler, so it can clean up
-            frame = Frame(FrameType.CLOSE, connection, b"")
-            frame.close_code, frame.close_reason = closed.code, closed.reason
-            await maybe_await(handler.on_close(connection, frame))
+        # Dropped without a close frame: still tell the handler, so it can clean up.
+        frame = Frame(FrameType.CLOSE, connection, b"")
+        frame.close_code, frame.close_reason = closed.code, closed.reason
+        await maybe_await(handler.on_close(connection, frame))
 
 
 class ReactiveWebsocket(WebsocketBuilder):

@@ -104,8 +104,10 @@ def _acceptor(subprotocols: tuple[str, ...]) -> ServerProtocol:
     return ServerProtocol(subprotocols=[Subprotocol(name) for name in subprotocols] or None)
 
 
-def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple[bytes, str | None]:
+def accept(request: Request, subprotocols: Sequence[str] | None = None, date: str | None = None) -> tuple[bytes, str | None]:
     """Check an upgrade request and build the 101 response.
+
+    `date` is the Date header's value (a server formats it once per second); now, when not given.
 
     Returns:
         The response bytes and the negotiated subprotocol.
@@ -122,13 +124,26 @@ def accept(request: Request, subprotocols: Sequence[str] | None = None) -> tuple
             {"Sec-WebSocket-Version": "13"},
         )
     protocol = _acceptor(tuple(subprotocols or ()))
-    response = protocol.accept(request)
-    if response.status_code != 101:
+    try:
+        # websockets' own checks and negotiation; the 101 is then written from a template (a Headers
+        # object, a Response and a fresh Date per handshake cost more than the checks themselves).
+        accept_header, _, subprotocol = protocol.process_request(request)
+    except Exception:
+        # Refused: accept() runs the same checks again and maps the failure to its HTTP answer.
+        response = protocol.accept(request)
         detail = response.body.decode("utf-8", "replace").strip().removeprefix("Failed to open a WebSocket connection: ")
         extra = {k: v for k, v in response.headers.raw_items() if k in ("Allow", "Upgrade")}
-        raise HandshakeError(detail.rstrip("."), response.status_code, extra)
-    # Read from the response, not the shared protocol object, which the next accept() overwrites.
-    return response.serialize(), response.headers.get("Sec-WebSocket-Protocol")
+        raise HandshakeError(detail.rstrip("."), response.status_code, extra) from None
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        f"Date: {date or email.utils.formatdate(usegmt=True)}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Accept: {accept_header}",
+    ]
+    if subprotocol is not None:
+        lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(), subprotocol
 
 
 def http_response(
