@@ -148,7 +148,10 @@ class Connection:
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return writable space for the next read (the `asyncio.BufferedProtocol` contract)."""
-        if len(self._buf) - self._end < self._read_size:
+        free = len(self._buf) - self._end
+        if free < self._read_size and (free < _MIN_FREE or not self._pinned()):
+            # A buffer pinned by a message's lent fragments is filled to its end first: whatever it
+            # leaves unused stays allocated until the message is done.
             self._make_room(max(sizehint, self._read_size))
         view = self._view[self._end :]
         self._offered = len(view)
@@ -193,7 +196,7 @@ class Connection:
                 size = max(target, 2 * size, self._initial_size)
             elif oversized:
                 size = max(self._initial_size, 2 * target)
-            if self._borrowed and self._message is not None:
+            if self._pinned():
                 # Lent fragments pin every old buffer until the message is done: fewer, larger buffers
                 # waste less at their ends than many small ones.
                 size = max(size, min(self._message_size, _ROOMY))
@@ -202,6 +205,10 @@ class Connection:
             self._buf = buf
             self._view = memoryview(buf)
         self._start, self._end = 0, keep
+
+    def _pinned(self) -> bool:
+        """True while views lent for an unfinished message keep this buffer alive (retain_fragments)."""
+        return bool(self._borrowed) and self._message is not None
 
     def trim(self, small_only: bool = False) -> bool:
         """Give the receive buffer back while nothing is buffered or lent out (an idle connection).
