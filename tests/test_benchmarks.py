@@ -32,3 +32,20 @@ def test_quick_benchmark_runs_without_errors(tmp_path):
     assert all(r["messages"] > 0 for r in runs if r["workload"] == "W1")
     assert all(r["round_trips"] > 0 and r["p99_us"] >= r["p50_us"] for r in runs if r["workload"] == "W2")
     assert "wsplay-reactive" in done.stdout and "x)" in done.stdout  # the table with ratios was printed
+
+
+def test_quick_allocation_measurement_runs():
+    # alloc.py checks what every handler read (CRC-32 against the client's) and raises otherwise; here
+    # only that it ran and measured every row in both modes (the comparison is the benchmark's).
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "alloc.py"), "--quick", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = ["sans_io_holds", "host_reads", "host_holds", "process_reads", "process_holds"]
+    assert set(rows) <= set(report)
+    for name in rows:
+        key = "hwm_growth" if name.startswith("process") else "peak"
+        assert all(report[name][mode][key] > 0 for mode in ("default", "no_allocate")), report[name]
+    assert report["per_frame_16384"]["default"]["allocated"] >= 16 * 1024
