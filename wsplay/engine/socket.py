@@ -38,7 +38,6 @@ _TYPES = {t.value: t for t in FrameType}
 _DONE = runtime.Done(None)
 _LARGE = 16 * 1024  # payloads at least this big are written straight through, not copied into the cork
 _READ_PAUSE = 4 * 1024 * 1024  # stop reading when this much waits for a busy handler
-_ASYNCIO_HIGH_WATER = 64 * 1024  # asyncio's default write high-water mark (its low mark is a quarter of it)
 
 
 @dataclass
@@ -118,7 +117,7 @@ class SocketConnection:
         self._out_owner: Any = None  # the writer of the fragmented message being sent
         self.dropped_writes = 0  # writes from other tasks after it closed (see write())
         self._engine_closed = False  # the engine closed it (failure, shutdown, overflow): writes then raise ConnectionClosed
-        if options.write_high_water != _ASYNCIO_HIGH_WATER:  # the transport already has these limits
+        if transport.get_write_buffer_limits()[1] != options.write_high_water:  # setting them costs more than asking
             transport.set_write_buffer_limits(high=options.write_high_water)
         if options.ping_interval:
             self._keepalive = self._loop.call_later(options.ping_interval, self._on_keepalive)

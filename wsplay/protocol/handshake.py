@@ -1,10 +1,12 @@
 """The opening handshake, on websockets' Sans-I/O HTTP parsing and key/accept, plus the checks it leaves to us.
 
-Server side: websockets' `ServerProtocol.accept()` checks the method (405), the HTTP version (505), Connection and
-Upgrade (426), the key (400, duplicates included) and negotiates subprotocols. It leaves the Host
-header to the caller and answers a wrong version with 400; RFC 6455 4.2.2 wants 426 with
-`Sec-WebSocket-Version: 13`, so those two are done here. No extension is offered, so an offer of
-permessage-deflate is declined by leaving `Sec-WebSocket-Extensions` out of the response.
+Server side: websockets' `ServerProtocol` checks the method (405), the HTTP version (505), Connection and
+Upgrade (426), the key (400, duplicates included) and negotiates subprotocols (`process_request()`; a
+refusal's answer comes from its `accept()`; the 101 is written here from a template, the same bytes
+`accept()` would write). It leaves the Host header to the caller and answers a wrong version with 400;
+RFC 6455 4.2.2 wants 426 with `Sec-WebSocket-Version: 13`, so those two are done here. No extension
+is offered, so an offer of permessage-deflate is declined by leaving `Sec-WebSocket-Extensions` out
+of the response.
 
 Client side: `ClientHandshake` builds the request with websockets' `ClientProtocol` (a fresh key each
 time) and parses the answer itself over a `StreamReader`, so frames the server sends right behind the
