@@ -15,6 +15,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -325,6 +327,36 @@ def test_close_with_code_and_reason_reaches_websockets(websockets_server: Websoc
         client.receive(timeout=UNIT)
     with pytest.raises(ConnectionClosed):
         client.send("too late")
+
+
+def test_stop_all_closes_clients_too(websockets_server: WebsocketsEcho, echo_host: Host, clients) -> None:
+    external = clients(websockets_server.url)  # a client of somebody else's server
+    local = clients(echo_host.url)  # a client of a wsplay host in this process
+    wsplay.stop_all()
+    assert not echo_host.running
+    assert (local.state, local.close_code, local.closed_by) == ("closed", 1001, "server")  # the host said 1001
+    assert (external.state, external.close_code, external.closed_by) == ("closed", 1001, "client")
+    wait_for(lambda: bool(websockets_server.closes), 2 * UNIT, "the server's handler to end")
+    assert websockets_server.closes == [(1001, "going away")]
+    assert not [c for c in wsplay.client.client._open_clients if not c._lost]
+
+
+def test_stop_all_can_be_awaited_from_coroutine_code(websockets_server: WebsocketsEcho) -> None:
+    async def main() -> Client:
+        client = await connect_async(websockets_server.url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
+        await wsplay.stop_all()  # this loop keeps running while the background loop closes the client
+        return client
+
+    client = asyncio.run(main())
+    assert (client.state, client.close_code) == ("closed", 1001)
+
+
+def test_a_client_left_open_is_closed_at_interpreter_exit(websockets_server: WebsocketsEcho) -> None:
+    script = f"import wsplay; c = wsplay.connect({websockets_server.url!r}); c.send('bye'); print(c.receive(timeout=5).data)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20 * UNIT)
+    assert done.returncode == 0 and done.stdout.strip() == "b'bye'", done.stderr[-2000:]
+    wait_for(lambda: bool(websockets_server.closes), 2 * UNIT, "the server's handler to end")
+    assert websockets_server.closes == [(1001, "going away")]  # a close handshake, not a dropped TCP connection
 
 
 def test_close_against_wsplay_records_a_clean_close(echo_host: Host, clients) -> None:

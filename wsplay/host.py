@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Awaitable
 
 from wsplay import runtime
+from wsplay.client.client import _open_clients, close_all
 from wsplay.engine.server import Endpoint, HandlerError, Server
 from wsplay.engine.settings import ServerOptions
 from wsplay.engine.socket import SocketConnection
@@ -452,20 +453,29 @@ class Host:
         return f"<Host {state}, {len(self.connections)} connection(s)>"
 
 
-def stop_all() -> None:
-    """Stop every wsplay host in this process."""
+def stop_all() -> Awaitable[None]:
+    """Stop everything wsplay runs in this process: every host (their clients get 1001), then every
+    wsplay client still open (closed with 1001, going away).
+
+    Works from a cell or thread (it has happened when it returns) and with `await` in coroutine code.
+    """
+    return runtime.bridge(_stop_all())
+
+
+async def _stop_all(client_timeout: float | None = None) -> None:
     with _registry_lock:
         hosts = list(_registry.values())
-    for host in hosts:
-        try:
-            host.stop()
-        except Exception as exc:
-            log.warning("could not stop %r: %s", host, exc)
+    results = await asyncio.gather(*(host._stop() for host in hosts), return_exceptions=True)
+    for host, result in zip(hosts, results):
+        if isinstance(result, Exception):
+            log.warning("could not stop %r: %s", host, result)
+    await close_all(timeout=client_timeout)
 
 
 def _stop_all_at_exit() -> None:
-    if any(h.running for h in list(_registry.values())):
-        stop_all()
+    # len() of a WeakSet does not iterate it, so the loop thread may change it meanwhile.
+    if any(h.running for h in list(_registry.values())) or len(_open_clients):
+        runtime.run_sync(_stop_all(client_timeout=2.0))
 
 
 runtime.at_exit(_stop_all_at_exit)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,10 @@ from wsplay.protocol.frames import FrameType, close_code_allowed, encode_close_p
 from wsplay.protocol.handshake import ClientHandshake
 
 __all__ = ["Client", "connect", "connect_async"]
+
+# Clients whose connection is not over yet, for close_all() (weak: a client nobody holds and whose
+# connection has ended goes away as usual; an open one is held by its transport anyway).
+_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
 class Client(Receiving):
@@ -135,6 +140,7 @@ class Client(Receiving):
             return self
         loop = asyncio.get_running_loop()
         self._opening, self._closed, self._queue = loop.create_future(), loop.create_future(), asyncio.Queue()
+        _open_clients.add(self)
         uri = self._handshake.uri
         try:
             async with asyncio.timeout(self.open_timeout):
@@ -150,6 +156,7 @@ class Client(Receiving):
             if isinstance(exc, TimeoutError):
                 exc = TimeoutError(f"no WebSocket handshake with {self.url} within {self.open_timeout} s")
             self._lost = True
+            _open_clients.discard(self)
             if self._transport is not None:
                 self._transport.abort()
             if not self._opening.done():  # tell concurrent open() callers too
@@ -256,6 +263,7 @@ class Client(Receiving):
             self._transport.abort()
 
     def _on_lost(self) -> None:
+        _open_clients.discard(self)
         if self._lost:
             return
         self._lost = True
@@ -373,6 +381,22 @@ class _Stream(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self.client._set_write_paused(False)
+
+
+async def close_all(code: int = 1001, reason: str = "going away", timeout: float | None = None) -> None:
+    """Close every wsplay client of this process that is still open (what `wsplay.stop_all()` ends with).
+
+    Each gets the close handshake within its own close_timeout; with `timeout`, those still open after
+    that many seconds are dropped (at interpreter exit a server that does not answer must not hold it up).
+    """
+    clients = [c for c in list(_open_clients) if not c._lost]
+    if not clients:
+        return
+    _, pending = await asyncio.wait([asyncio.ensure_future(c._close(code, reason)) for c in clients], timeout=timeout)
+    if pending:
+        for c in clients:
+            c._abort()
+        await asyncio.wait(pending, timeout=1.0)
 
 
 def connect(url: str, **options: Any) -> Client:
