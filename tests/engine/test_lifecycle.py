@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 
@@ -12,6 +13,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.sync.client import connect
 
 from wsplay import ConnectionClosed, InvalidState, Websocket
+from wsplay.engine.transport import WebsocketTransport
 
 
 def client(host, unit):
@@ -115,6 +117,30 @@ def test_keepalive_drops_a_silent_client_and_keeps_an_answering_one(hosts, raw_c
         assert alive.recv(timeout=2 * unit) == "still connected"
         assert len(host.connections) == 1
         assert host.connections[0].state == "open"
+
+
+def test_refused_handshakes_keep_nothing_of_their_connections(echo_host, raw_client, wire):
+    # A refusal once left its connection referenced (through a traceback kept on a shared object)
+    # until the next refusal: the soak test kept finding one transport alive.
+    port = echo_host.bound_port
+    refused = [
+        (wire.upgrade_request(port, key=None), 400),  # websockets' checks: answered through accept()
+        (wire.upgrade_request(port, method="POST"), 405),
+        (wire.upgrade_request(port, ws_version="8"), 426),  # wsplay's own check
+        (wire.upgrade_request(port, host=False), 400),
+    ]
+    for request, status in refused:
+        raw = raw_client(port)
+        raw.send(request)
+        assert raw.read_http().status == status
+        raw.read_until_eof()
+    assert wait_for(lambda: not echo_host.server._transports, 2 * wire.UNIT)
+
+    def left() -> list:
+        gc.collect()
+        return [o for o in gc.get_objects() if isinstance(o, WebsocketTransport) and o.server is echo_host.server]
+
+    assert wait_for(lambda: not left(), 1 * wire.UNIT), left()
 
 
 def test_client_close_is_echoed_and_the_server_closes_tcp(echo_host, raw_client, wire):

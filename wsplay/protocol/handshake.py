@@ -133,6 +133,9 @@ def accept(request: Request, subprotocols: Sequence[str] | None = None, date: st
     except Exception:
         # Refused: accept() runs the same checks again and maps the failure to its HTTP answer.
         response = protocol.accept(request)
+        # accept() keeps the failure on the protocol object, which is shared: its traceback would hold
+        # the caller's frames, and with them the refused connection, until the next refusal.
+        protocol.handshake_exc = None
         detail = response.body.decode("utf-8", "replace").strip().removeprefix("Failed to open a WebSocket connection: ")
         extra = {k: v for k, v in response.headers.raw_items() if k in ("Allow", "Upgrade")}
         raise HandshakeError(detail.rstrip("."), response.status_code, extra) from None
