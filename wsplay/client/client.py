@@ -392,11 +392,15 @@ async def close_all(code: int = 1001, reason: str = "going away", timeout: float
     clients = [c for c in list(_open_clients) if not c._lost]
     if not clients:
         return
-    _, pending = await asyncio.wait([asyncio.ensure_future(c._close(code, reason)) for c in clients], timeout=timeout)
+    tasks = [asyncio.ensure_future(c._close(code, reason)) for c in clients]
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
     if pending:
         for c in clients:
             c._abort()
         await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:  # a client that failed to close is closed all the same: nothing to report
+        if task.done() and not task.cancelled():
+            task.exception()
 
 
 def connect(url: str, **options: Any) -> Client:
