@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
+from testenv import missing, write_kernelspec
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
@@ -58,24 +60,13 @@ LAB_SETTINGS = {
 }
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _missing(what: str) -> None:
-    """Skip locally, fail in CI: a CI run without its browser must not pass quietly."""
-    if _in_ci():
-        pytest.fail(f"{what} (CI is set, so this fails instead of skipping; .ci/run installs it)", pytrace=False)
-    pytest.skip(what)
-
-
 def require_playwright() -> None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing('playwright is not installed: pip install -e ".[test,browser]"')
+        missing('playwright is not installed: pip install -e ".[test,browser]"')
     if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"{CHROMIUM} not found: apt-get install chromium (Debian's; `playwright install` is not used)")
+        missing(f"{CHROMIUM} not found: apt-get install chromium (Debian's; `playwright install` is not used)")
 
 
 def require_jupyterlab() -> None:
@@ -83,7 +74,7 @@ def require_jupyterlab() -> None:
         try:
             __import__(module)
         except ImportError:
-            _missing(f'{module} is not installed: pip install -e ".[test,browser]"')
+            missing(f'{module} is not installed: pip install -e ".[test,browser]"')
 
 
 # -- chromium -------------------------------------------------------------------------------------
@@ -167,15 +158,7 @@ def _free_port() -> int:
 
 def _lab_environment(base: Path) -> dict[str, str]:
     """Environment for a JupyterLab isolated in `base`, whose python3 kernel is this interpreter."""
-    spec_dir = base / "jupyter" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (wsplay tests)",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    write_kernelspec(base / "jupyter")
     # Settings overrides: <JUPYTER_CONFIG_DIR>/labconfig/default_setting_overrides.json is read by
     # jupyterlab_server on top of the schemas' defaults (the test checks that it took effect).
     config = base / "config"

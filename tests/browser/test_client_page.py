@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from chatpage import send, wait_for_line, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, Error, Page
@@ -31,25 +32,6 @@ def chat_host() -> Iterator[Host]:
         host.stop()
 
 
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def _send(page: Page, text: str) -> None:
-    page.fill("#sendText", text)
-    page.press("#sendText", "Enter")  # submits #sendForm
-
-
-def _wait_for_line(page: Page, text: str) -> None:
-    """Wait until #incoming holds a line that is exactly `text` (as text, not markup)."""
-    page.locator("#incoming span", has_text=text).filter(has_not_text="connect").first.wait_for()
-    lines = page.locator("#incoming span").all_inner_texts()
-    assert text in [line.strip("\n") for line in lines], lines
-
-
 def test_two_pages_chat_through_the_client_page(
     chat_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
 ) -> None:
@@ -71,21 +53,21 @@ def test_two_pages_chat_through_the_client_page(
         page.locator("body[data-state=open]").wait_for()
         # One after the other, each registered on the server before the next connects, so the
         # chat numbers them 0 and 1 in this order.
-        _wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
+        wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
 
-    _send(pages[0], "hello")
+    send(pages[0], "hello")
     for page in pages:
-        _wait_for_line(page, "[0]: hello")
+        wait_for_line(page, "[0]: hello")
 
     pages[1].fill("#sendText", "hi from the second page")
     pages[1].click("#sendForm button[type=submit]")
     for page in pages:
-        _wait_for_line(page, "[1]: hi from the second page")
+        wait_for_line(page, "[1]: hi from the second page")
 
     # Peer text is shown as text: no element is created from it, no script runs.
-    _send(pages[0], XSS)
+    send(pages[0], XSS)
     for page in pages:
-        _wait_for_line(page, f"[0]: {XSS}")
+        wait_for_line(page, f"[0]: {XSS}")
         assert page.locator("#incoming img").count() == 0
         assert page.locator("#incoming *:not(span)").count() == 0
     pages[1].wait_for_timeout(300)  # an onerror handler would have fired by now

@@ -8,15 +8,14 @@ by the token as well as by the cookie the first request set).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from chatpage import send, wait_for_line, wait_until
+from jupyter_process import running_jupyter_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -26,38 +25,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 
-def _jupyter_process() -> ModuleType:
-    """tests/proxy/jupyter_process.py (shared with the proxy tests; loaded by path under importlib mode)."""
-    name = "wsplay_tests_jupyter_process"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "proxy" / "jupyter_process.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    jp = _jupyter_process()
-    why = jp.missing_requirement()
-    if why:
-        if _ci():
-            pytest.fail(f"{why} (CI is set, so this fails instead of skipping)", pytrace=False)
-        pytest.skip(why)
-    server = jp.start_jupyter_server(tmp_path_factory.mktemp("jupyter-proxy-browser"))
-    try:
+    with running_jupyter_server(tmp_path_factory.mktemp("jupyter-proxy-browser")) as server:
         yield server
-    finally:
-        jp.stop_jupyter_server(server)
-
-
-def _ci() -> bool:
-    import os
-
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture
@@ -73,24 +44,6 @@ def chat_host(jupyter: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
         host.stop()
 
 
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def _send(page: Page, text: str) -> None:
-    page.fill("#sendText", text)
-    page.press("#sendText", "Enter")
-
-
-def _wait_for_line(page: Page, text: str) -> None:
-    page.locator("#incoming span", has_text=text).filter(has_not_text="connect").first.wait_for()
-    lines = [line.strip("\n") for line in page.locator("#incoming span").all_inner_texts()]
-    assert text in lines, lines
-
-
 def test_two_pages_chat_through_the_jupyter_proxy(
     jupyter: Any, chat_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
 ) -> None:
@@ -104,17 +57,17 @@ def test_two_pages_chat_through_the_jupyter_proxy(
         # The page built its WebSocket URL from its own location: the proxy path, with the token.
         socket_url = page.evaluate("window.ws.url")
         assert socket_url == jupyter.ws_url(chat_host.client_url) + f"?token={jupyter.token}"
-        _wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
+        wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
 
-    _send(pages[0], "hello through the proxy")
+    send(pages[0], "hello through the proxy")
     for page in pages:
-        _wait_for_line(page, "[0]: hello through the proxy")
-    _send(pages[1], "hi from the second page")
+        wait_for_line(page, "[0]: hello through the proxy")
+    send(pages[1], "hi from the second page")
     for page in pages:
-        _wait_for_line(page, "[1]: hi from the second page")
+        wait_for_line(page, "[1]: hi from the second page")
     screenshot(pages[0], "proxy-chat")
 
     # Closing from the page: the host sees the proxy's close (the page's own code does not get through).
     pages[1].evaluate("window.ws.close(4000, 'bye')")
     pages[1].locator("body[data-state=closed]").wait_for()
-    _wait_until(lambda: len(chat_host.connections) == 1, "the second page gone from the host")
+    wait_until(lambda: len(chat_host.connections) == 1, "the second page gone from the host")

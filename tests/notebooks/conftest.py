@@ -8,7 +8,6 @@ test's tmp dir too, so nothing outside it is touched.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from testenv import write_kernelspec
 
 KERNEL_STARTUP = 60  # seconds
 CELL_TIMEOUT = 30  # seconds, per cell
@@ -45,15 +46,7 @@ class Run:
 @pytest.fixture
 def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throwaway `python3` kernelspec running this interpreter, first on JUPYTER_PATH; returns tmp_path."""
-    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (wsplay tests)",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    write_kernelspec(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))

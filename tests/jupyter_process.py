@@ -3,12 +3,14 @@
 `start_jupyter_server(base)` starts `python -m jupyter_server` on 127.0.0.1 with a token and the base
 URL prefix a hub gives a user (`/user/tester/`), its config, data and runtime dirs isolated in
 `base`, and jupyter-server-proxy enabled; `stop_jupyter_server(server)` stops that one process by its
-PID (SIGTERM, then SIGKILL after a timeout). Used by tests/proxy and tests/browser/test_proxy_pages.py,
-which load this file by path (pytest runs with --import-mode=importlib, so it is not importable).
+PID (SIGTERM, then SIGKILL after a timeout); `running_jupyter_server(base)` does both around a block,
+skipping (failing under CI) when jupyter_server or jupyter-server-proxy is missing. Used by tests/proxy
+and tests/browser/test_proxy_pages.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -16,8 +18,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+import testenv
 
 BASE_URL = "/user/tester/"  # what JupyterHub sets as JUPYTERHUB_SERVICE_PREFIX for a user "tester"
 START_TIMEOUT = 60.0  # seconds; usually 2-3
@@ -143,3 +148,16 @@ def stop_jupyter_server(server: JupyterServer) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(STOP_TIMEOUT)
+
+
+@contextlib.contextmanager
+def running_jupyter_server(base: Path) -> Iterator[JupyterServer]:
+    """A Jupyter server for the block (see start_jupyter_server); the test is skipped without one."""
+    why = missing_requirement()
+    if why:
+        testenv.missing(why)
+    server = start_jupyter_server(base)
+    try:
+        yield server
+    finally:
+        stop_jupyter_server(server)

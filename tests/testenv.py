@@ -1,0 +1,41 @@
+"""What the test environment has, and what a test does when something is missing.
+
+Locally a test whose tool is missing (chromium, Playwright, Jupyter, repo2docker) is skipped; under CI
+(`CI` set to a true value) it fails instead, since .ci/run installs everything and a CI run without
+its browser must not pass quietly. The conftests and tests import this module by name (pyproject puts
+tests/ on the path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(why: str) -> None:
+    """Skip the test locally, fail it under CI; `why` says what is missing and how to get it."""
+    if in_ci():
+        pytest.fail(f"{why} (CI is set, so this fails instead of skipping; .ci/run installs it)", pytrace=False)
+    pytest.skip(why)
+
+
+def write_kernelspec(jupyter_dir: Path) -> Path:
+    """A `python3` kernelspec under `jupyter_dir`/kernels that runs this interpreter; returns its folder."""
+    spec_dir = jupyter_dir / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (wsplay tests)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return spec_dir
