@@ -9,14 +9,13 @@ import this module (pyproject puts tests/ on the path) and hand the helpers to t
 from __future__ import annotations
 
 import base64
-import os
 import socket
 import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
-UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))
+from testenv import UNIT
 
 KEY = base64.b64encode(b"wsplay-test-key!").decode()  # 16 bytes, as RFC 6455 4.1 asks
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
@@ -31,17 +32,10 @@ import wsplay.examples
 from wsplay import ConnectionClosed, FrameType, HandshakeError, Host, InvalidState
 from wsplay.client import Client, connect, connect_async
 
+from testenv import wait_for
+
 UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))
 RFC_MASK = bytes.fromhex("37fa213d")  # RFC 6455 5.7's example mask
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-    return time.monotonic() - start
 
 
 def in_thread(work: Callable[[], Any]) -> Any:

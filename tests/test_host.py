@@ -18,12 +18,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import wsplay
 import wsplay.examples
 from wsplay import Host, HostError, runtime
+
+from testenv import wait_for
 
 UNIT = 5.0  # seconds
 
@@ -32,14 +35,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = UNIT, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def client(url: str):

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from websockets.sync.client import connect
 
 from wsplay import FrameType, Host, Websocket
@@ -14,15 +15,9 @@ from wsplay.examples import echo
 from wsplay.observe import FrameRecord, PumpStall, Recorder
 from wsplay.protocol.frames import Header, encode_header
 
+from testenv import wait_for
+
 UNIT = 1.0
-
-
-def wait_for(predicate, timeout: float = 5 * UNIT, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))  # seconds; raise it on a slow machine
 
 
 def in_ci() -> bool:
@@ -25,6 +30,16 @@ def missing(why: str) -> None:
     if in_ci():
         pytest.fail(f"{why} (CI is set, so this fails instead of skipping; .ci/run installs it)", pytrace=False)
     pytest.skip(why)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5 * UNIT, what: str = "condition") -> float:
+    """Poll `condition` until it holds and return the seconds that took; fail the test past `timeout`."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+    return time.monotonic() - start
 
 
 def write_kernelspec(jupyter_dir: Path) -> Path:

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from websockets.exceptions import ConnectionClosed as WsClosed
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.sync.client import connect
@@ -15,18 +16,11 @@ from websockets.sync.client import connect
 from wsplay import ConnectionClosed, InvalidState, Websocket
 from wsplay.engine.transport import WebsocketTransport
 
+from rawws import wait_for
+
 
 def client(host, unit):
     return connect(host.url, open_timeout=2 * unit, close_timeout=2 * unit)
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def boom_echo():

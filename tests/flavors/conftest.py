@@ -6,23 +6,15 @@ Helpers are offered through fixtures: test directories have no `__init__.py`, so
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from wsplay import Host
 
+from testenv import wait_for
+
 UNIT = 5.0  # seconds: every wait in these tests is a multiple of this
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = UNIT, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
 
 
 class Serve:

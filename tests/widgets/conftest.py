@@ -23,6 +23,8 @@ pytest.importorskip("ipywidgets")
 from wsplay import Host, Websocket  # noqa: E402
 from wsplay.examples import build_example  # noqa: E402
 
+from testenv import wait_for
+
 UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))  # seconds; every wait is a multiple of it
 
 _ids = itertools.count(1)
@@ -81,15 +83,6 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Comms]:
     monkeypatch.setattr(comm, "get_comm_manager", lambda **kwargs: {})
     yield record
     ipywidgets.Widget.close_all()  # also ends any panel's refresher thread
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5 * UNIT, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 class Kit:
