@@ -317,7 +317,7 @@ def test_close_with_code_and_reason_reaches_websockets(websockets_server: Websoc
     client.close()  # idempotent
     echo = client.receive(timeout=UNIT)  # the server's answering close frame, then nothing
     assert echo.type is FrameType.CLOSE and echo.close_code == 4001
-    with pytest.raises(ConnectionClosed, match="closed locally: 4001"):
+    with pytest.raises(ConnectionClosed, match="closed by the client: 4001"):
         client.receive(timeout=UNIT)
     with pytest.raises(ConnectionClosed):
         client.send("too late")
@@ -332,12 +332,12 @@ def test_stop_all_closes_clients_too(websockets_server: WebsocketsEcho, echo_hos
     assert (external.state, external.close_code, external.closed_by) == ("closed", 1001, "client")
     wait_for(lambda: bool(websockets_server.closes), 2 * UNIT, "the server's handler to end")
     assert websockets_server.closes == [(1001, "going away")]
-    assert not [c for c in wsplay.client.client._open_clients if not c._lost]
+    assert wsplay.runtime.live_clients() == []
 
 
 def test_stop_all_can_be_awaited_from_coroutine_code(websockets_server: WebsocketsEcho) -> None:
     async def main() -> Client:
-        client = await connect_async(websockets_server.url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
+        client = await connect(websockets_server.url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
         await wsplay.stop_all()  # this loop keeps running while the background loop closes the client
         return client
 
@@ -374,7 +374,7 @@ def test_server_initiated_close(clients) -> None:
         host.stop()
         frame = client.receive(timeout=2 * UNIT)
         assert frame.type is FrameType.CLOSE and frame.close_code == 1001
-        with pytest.raises(ConnectionClosed, match="closed by peer: 1001"):
+        with pytest.raises(ConnectionClosed, match="closed by the server: 1001"):
             client.receive(timeout=2 * UNIT)
         assert (client.state, client.close_code, client.closed_by) == ("closed", 1001, "server")
         assert client.events[-1].clean
@@ -394,7 +394,7 @@ def test_receive_timeout(echo_host: Host, clients) -> None:
 
 def test_async_usage(echo_url: str) -> None:
     async def main() -> tuple[list[bytes], str, str]:
-        client = await connect_async(echo_url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
+        client = await connect(echo_url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
         await client.send("one")
         await client.send_fragmented(b"abcdef", fragment_size=2)
         await client.ping(b"p")
@@ -411,6 +411,16 @@ def test_async_usage(echo_url: str) -> None:
 
     got, state, text = in_thread(lambda: asyncio.run(main()))
     assert sorted(got) == [b"abcdef", b"one", b"p"] and state == "closed" and text == "two"  # a pong may overtake an echo
+
+
+def test_connect_async_is_a_deprecated_spelling_of_connect(echo_url: str) -> None:
+    async def main() -> str:
+        with pytest.deprecated_call(match="await wsplay.connect"):
+            client = await connect_async(echo_url, open_timeout=2 * UNIT)
+        await client.close()
+        return client.state
+
+    assert in_thread(lambda: asyncio.run(main())) == "closed"
 
 
 def test_sync_usage_from_a_plain_thread(echo_url: str) -> None:
@@ -544,7 +554,7 @@ def test_a_message_over_the_limit_fails_with_1009(echo_host: Host, clients) -> N
     assert frame.type is FrameType.ERROR and frame.error.code == 1009
     assert client.close_code == 1009
     (limit,) = [e for e in client.events if e.kind == "limit"]
-    assert (limit.limit, limit.value, limit.code) == ("max_message_size", 10, 1009)
+    assert (limit.limit, limit.value, limit.code) == ("message size", 10, 1009)
 
 
 # -- failing to connect ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 
 import wsplay
 import wsplay.examples
-from wsplay import Host, HostError, runtime
+from wsplay import Host, HostError, InvalidState, runtime
 
 from testenv import wait_for
 
@@ -142,11 +142,11 @@ def test_start_and_stop_from_inside_a_running_event_loop(hosts):
 
     async def main() -> list[str]:
         seen = []
-        assert host.start() is host  # plain call while this thread runs a loop of its own
+        assert await host.start() is host  # coroutine code awaits, while this thread runs a loop of its own
         seen.append(await asyncio.to_thread(echo_once, host.url, "one"))
         await host.stop()
         assert not host.running
-        assert await host.start_async() is host
+        assert await host.restart() is host
         seen.append(await asyncio.to_thread(echo_once, host.url, "two"))
         await host.stop()
         await host.stop()
@@ -156,15 +156,43 @@ def test_start_and_stop_from_inside_a_running_event_loop(hosts):
     assert not host.running
 
 
-def test_start_on_the_wsplay_loop_asks_for_await(hosts):
+def test_start_without_await_in_coroutine_code_says_to_await(hosts):
     host = hosts()
 
-    async def on_loop() -> str:
-        with pytest.raises(RuntimeError, match="start_async") as info:
-            host.start()
+    async def main() -> str:
+        pending = host.start()  # forgot the await: the host starts all the same
+        with pytest.raises(AttributeError, match="await") as info:
+            pending.url
+        assert await pending is host and host.running
+        await host.stop()
         return str(info.value)
 
-    runtime.run_sync(on_loop(), UNIT)
+    message = asyncio.run(asyncio.wait_for(main(), 4 * UNIT))
+    assert "Host.start" in message and "has not finished" in message
+
+
+def test_start_on_the_wsplay_loop_is_awaited(hosts):
+    host = hosts()
+
+    async def on_loop() -> bool:
+        assert await host.start() is host  # a handler or task on wsplay's loop awaits like any coroutine
+        running = host.running
+        await host.stop()
+        return running
+
+    assert runtime.run_sync(on_loop(), UNIT) is True
+    assert not host.running
+
+
+def test_the_old_async_twins_warn_and_still_work(hosts):
+    host = hosts()
+
+    async def main() -> None:
+        with pytest.deprecated_call(match="await host.start()"):
+            assert await host.start_async() is host
+        await host.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 4 * UNIT))
     assert not host.running
 
 
@@ -320,7 +348,7 @@ def test_run_sync_on_the_loop_thread_raises_instead_of_deadlocking():
 
     async def on_loop() -> str:
         coro = inner()
-        with pytest.raises(RuntimeError, match="await") as info:
+        with pytest.raises(InvalidState, match="await") as info:
             runtime.run_sync(coro)
         assert coro.cr_frame is None  # closed, so no "never awaited" warning
         return str(info.value)
@@ -386,7 +414,7 @@ def test_console_logs_connections(hosts, caplog):
         )
         lines = [m for m in caplog.messages if f"connection {connection_id} " in m]
         assert any("opened from 127.0.0.1" in m for m in lines), lines
-        assert any("closed by peer: 1000" in m for m in lines), lines
+        assert any("closed by the client: 1000" in m for m in lines), lines
         assert any(f"listening on {host.url}" in m for m in caplog.messages)
     finally:
         logger.setLevel(level)

@@ -126,7 +126,7 @@ def test_frames_both_ways_with_their_wire_headers(hosts) -> None:
     kinds = [e.kind for e in host.events]
     assert kinds[0] == "open" and kinds[-1] == "close"
     closed = host.events[-1]
-    assert closed.code == 1000 and closed.by == "peer" and closed.clean
+    assert closed.code == 1000 and closed.by == "client" and closed.clean
     counts = host.recorder.counters(ins[0].connection)
     assert counts.frames_in == 8 and counts.frames_out == 5
 

@@ -1,4 +1,4 @@
-"""wsplay: a strict RFC 6455 WebSocket server and playground you can drive from notebook cells.
+"""wsplay: a strict RFC 6455 WebSocket server and client, and a playground you can drive from notebook cells.
 
 Example:
     host = Host.create().handler(Websocket.reactive().handler(ChatHandler())).development().start()
@@ -8,8 +8,9 @@ Example:
 import logging
 
 from wsplay.client import Client, connect, connect_async
-from wsplay.engine import Frame, RawFrame, RequestInfo, SocketConnection
-from wsplay.errors import ConnectionClosed, HandshakeError, HostError, InvalidState, ProtocolError, WsplayError
+from wsplay.core import Connection, ConnectionOptions, Frame, RawFrame, Settings
+from wsplay.engine import HandlerError, RequestInfo, SocketConnection
+from wsplay.errors import AlreadyClosed, ConnectionClosed, HandshakeError, HostError, InvalidState, ProtocolError, WsplayError
 from wsplay.flavors import (
     FunctionalWebsocket,
     ImperativeHandler,
@@ -21,33 +22,76 @@ from wsplay.flavors import (
     Websocket,
 )
 from wsplay.host import Host, stop_all
-from wsplay.protocol import FrameType, Header
+from wsplay.observe import (
+    ConnectionClosedRecord,
+    ConnectionOpened,
+    Counters,
+    Event,
+    FrameRecord,
+    HandlerErrorRecord,
+    InterleavedWrite,
+    LimitHit,
+    LoopBlocked,
+    Notice,
+    PumpStall,
+    Recorder,
+    Refused,
+)
+from wsplay.protocol import CloseRecord, FrameType, Header
 
 # A library logs, it does not print: nothing shows unless the application (or .console()) asks.
 logging.getLogger("wsplay").addHandler(logging.NullHandler())
 
+
+def _server_panel(host: Host) -> object:
+    from wsplay.widgets import ServerPanel  # ipywidgets is imported only when a panel is asked for
+
+    return ServerPanel.for_host(host)
+
+
+Host.panel_factory = _server_panel
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyClosed",
     "Client",
+    "CloseRecord",
+    "Connection",
     "ConnectionClosed",
+    "ConnectionClosedRecord",
+    "ConnectionOpened",
+    "ConnectionOptions",
+    "Counters",
+    "Event",
     "Frame",
+    "FrameRecord",
     "FrameType",
     "FunctionalWebsocket",
+    "HandlerError",
+    "HandlerErrorRecord",
     "HandshakeError",
     "Header",
     "Host",
     "HostError",
     "ImperativeHandler",
     "ImperativeWebsocket",
+    "InterleavedWrite",
     "InvalidState",
     "LegacyConnection",
     "LegacyWebsocket",
+    "LimitHit",
+    "LoopBlocked",
+    "Notice",
     "ProtocolError",
+    "PumpStall",
     "RawFrame",
     "ReactiveHandler",
     "ReactiveWebsocket",
+    "Recorder",
+    "Refused",
     "RequestInfo",
+    "Settings",
     "SocketConnection",
     "Websocket",
     "WsplayError",

@@ -5,12 +5,16 @@
       HandshakeError       a bad upgrade request; carries the HTTP status to answer with
       InvalidState         your call does not fit the connection's state (write after close)
       ConnectionClosed     the connection is closed; says who closed it, with code and reason
+        AlreadyClosed      (also an InvalidState) a write after this side's own close()
       HostError            the host could not start (port taken, bad address, ...)
 """
 
 from __future__ import annotations
 
+from wsplay.codes import close_code_name
+
 __all__ = [
+    "AlreadyClosed",
     "ConnectionClosed",
     "HandshakeError",
     "HostError",
@@ -53,21 +57,35 @@ class ConnectionClosed(WsplayError):
     Attributes:
         code: the close code (1005 when the close frame had none, 1006 when there was no close frame).
         reason: the close reason.
-        by_peer: True when the peer started the close, False when this side did.
+        by: "server" or "client": the side that started the close (or failed or dropped the
+            connection); None when nobody knows.
     """
 
-    def __init__(self, code: int = 1006, reason: str = "", by_peer: bool = True) -> None:
+    def __init__(self, code: int = 1006, reason: str = "", by: str | None = None) -> None:
         self.code = code
         self.reason = reason
-        self.by_peer = by_peer
+        self.by = by
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        from wsplay.protocol.frames import close_code_name
-
-        who = "closed by peer" if self.by_peer else "closed locally"
+        who = f"closed by the {self.by}" if self.by else "closed"
         text = f"{who}: {self.code} ({close_code_name(self.code)})"
         return f"{text} {self.reason!r}" if self.reason else text
+
+
+class AlreadyClosed(ConnectionClosed, InvalidState):
+    """A write after this side's own close(): a misuse of the connection, which is closed all the same.
+
+    Catch it as InvalidState ("your call does not fit"), or as ConnectionClosed, the way a loop that
+    writes until the connection ends catches every other end.
+    """
+
+    def __init__(self, message: str, code: int = 1006, reason: str = "", by: str | None = None) -> None:
+        self.message = message
+        super().__init__(code, reason, by)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class HostError(WsplayError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from wsplay.engine.frame import Frame
-from wsplay.engine.socket import SocketConnection
+from wsplay.core.frame import Frame
+from wsplay.engine.connection import SocketConnection
 from wsplay.errors import ConnectionClosed, InvalidState
 from wsplay.flavors import ReactiveHandler, Websocket, WebsocketBuilder
 from wsplay.protocol.frames import FrameType

@@ -14,18 +14,16 @@ import importlib.resources
 import ipaddress
 import logging
 import os
-import re
 import sys
-import threading
 import time
-import weakref
-from collections.abc import Awaitable
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 from wsplay import runtime
-from wsplay.client.client import _open_clients, close_all
-from wsplay.engine.server import Endpoint, HandlerError, Server
-from wsplay.engine.settings import ServerOptions
-from wsplay.engine.socket import SocketConnection
+from wsplay.engine.connection import Endpoint, SocketConnection
+from wsplay.engine.options import ServerOptions
+from wsplay.engine.server import HandlerError, Server
 from wsplay.errors import HostError
 from wsplay.observe import Event, FrameRecord, Notice, Recorder
 
@@ -33,42 +31,14 @@ __all__ = ["Host", "stop_all"]
 
 log = logging.getLogger("wsplay")
 
-_registry: dict[int, Host] = {}  # port -> the wsplay host listening on it, in this process
-_by_cell: weakref.WeakValueDictionary[tuple[str, int], Host] = weakref.WeakValueDictionary()
-_registry_lock = threading.Lock()
-# ipykernel compiles each cell to a file named after a hash of its source: the same cell, re-run,
-# has the same name.
-_CELL_FILE = re.compile(r"ipykernel_\d+[/\\]\d+\.py$")
-
-
-def _cell_origin() -> tuple[str, int, int] | None:
-    """(cell file, line, execution count) of the notebook cell calling start(), or None outside a notebook."""
-    frame = sys._getframe(2)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("wsplay"):
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None or not _CELL_FILE.search(frame.f_code.co_filename):
-        return None
-    count = 0
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        count = int(getattr(shell, "execution_count", 0) or 0)
-    except Exception:
-        pass
-    return frame.f_code.co_filename, frame.f_lineno, count
-
 
 def _in_kernel() -> bool:
     """True inside a Jupyter kernel, where writing to stderr from the loop thread lands in a random cell."""
-    return "ipykernel" in sys.modules and sys.modules.get("IPython") is not None and _ipython_kernel()
-
-
-def _ipython_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    if "ipykernel" not in sys.modules or ipython is None:
+        return False
     try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
+        shell = ipython.get_ipython()
     except Exception:
         return False
     return shell is not None and hasattr(shell, "kernel")
@@ -82,6 +52,10 @@ class Host:
         host.url  # 'ws://127.0.0.1:54321/'
     """
 
+    # How `host` as a cell's last expression shows its live panel: wsplay's top-level package plugs
+    # the widgets in here, so this module never imports them (they sit above it).
+    panel_factory: ClassVar[Callable[[Host], object] | None] = None
+
     def __init__(self) -> None:
         self._routes: dict[str, Endpoint] = {}
         self._port = 8080
@@ -93,7 +67,6 @@ class Host:
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stopped.set_result(None)
         self._recorder = Recorder()
-        self._origin: tuple[str, int, int] | None = None  # the notebook cell (file, line, execution) that started it
 
     @classmethod
     def create(cls) -> Host:
@@ -223,34 +196,38 @@ class Host:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> Host:
-        """Start serving and return at once; bind errors are raised here.
+        """Start serving and return the host at once (in coroutine code: `await host.start()`).
+
+        Running the notebook cell that started a host again (edited or not) replaces that host, and
+        a host started on the port of another wsplay host of this process replaces that one.
 
         Raises:
-            HostError: the port is taken by another program, or the address cannot be used.
+            HostError: the port is taken by another program, the address cannot be used, or an
+                endpoint is incomplete.
         """
-        if runtime.in_loop_thread():
-            raise RuntimeError("Host.start() was called on wsplay's own loop; use `await host.start_async()` there")
-        runtime.run_sync(self._start(_cell_origin()))
-        return self
+        for endpoint in self._routes.values():
+            validate = getattr(endpoint, "validate", None)
+            if validate is not None:
+                validate()
+        earlier = runtime.claim_cell(self, runtime.current_cell())
+        return runtime.bridge(self._start(earlier))  # type: ignore[return-value]
 
     def start_async(self) -> Awaitable[Host]:
-        """`start()` for `await`, from any loop or thread."""
-        return runtime.bridge(self._start(_cell_origin()))
+        """Deprecated: `start()` follows the calling convention (`await host.start()` in coroutine code)."""
+        warnings.warn(  # deprecated
+            "Host.start_async() is deprecated: use `await host.start()` in coroutine code", DeprecationWarning, stacklevel=2
+        )
+        return runtime.bridge(self._start(runtime.claim_cell(self, runtime.current_cell())))
 
-    async def _start(self, origin: tuple[str, int, int] | None = None) -> Host:
+    async def _start(self, replace: list[Any] = ()) -> Host:  # type: ignore[assignment]
         if self._server is not None:
             return self
         if not self._routes:
             raise HostError("this host has nothing to serve: add one with .handler(Websocket.reactive().handler(...))")
-        with _registry_lock:
-            previous = _registry.get(self._port) if self._port else None
-            # With .port(0) a re-run picks a new port: find the host by the cell that started it instead.
-            earlier = _by_cell.get(origin[:2]) if origin else None
-        for old in (previous, earlier):
+        previous = runtime.host_on_port(self._port) if self._port else None
+        for old in [previous, *replace]:
             if old is not None and old is not self and old.running:
-                if old is earlier and origin and old._origin and old._origin[2] == origin[2]:
-                    continue  # started by this same execution of the cell (a loop): keep it
-                await old._stop()  # re-running a notebook cell: the new host takes over
+                await old.stop()  # re-running a notebook cell: the new host takes over
         # Under JupyterHub/Binder only the authenticated proxy reaches a kernel's ports, with the
         # hub's origin: accept what it forwards.
         self._options.origins.trust_proxy = bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
@@ -262,12 +239,7 @@ class Host:
         self._server = server
         self._bound_port = port
         self._stopped = concurrent.futures.Future()
-        if origin:
-            self._origin = origin
-        with _registry_lock:
-            _registry[port] = self
-            if origin:
-                _by_cell[origin[:2]] = self
+        runtime.register_host(self, port)
         log.info("listening on %s", self.url)
         if not server.loopback and self._options.development:
             message = (
@@ -296,9 +268,7 @@ class Host:
         server, self._server = self._server, None
         if server is None:
             return
-        with _registry_lock:
-            if _registry.get(self._bound_port or -1) is self:
-                del _registry[self._bound_port or -1]
+        runtime.unregister_host(self, self._bound_port)
         try:
             await server.stop()
         finally:
@@ -308,20 +278,27 @@ class Host:
 
     def restart(self) -> Host:
         """Stop, then start again with the current configuration (on the same port when it was chosen)."""
-        if runtime.in_loop_thread():
-            raise RuntimeError("Host.restart() was called on wsplay's own loop; await stop() and start_async() there")
+        return runtime.bridge(self._restart())  # type: ignore[return-value]
+
+    async def _restart(self) -> Host:
         port = self._port
         if self._bound_port and not self._port:
             self._port = self._bound_port
         try:
-            runtime.run_sync(self._stop())
-            runtime.run_sync(self._start())
+            await self._stop()
+            await self._start()
         finally:
             self._port = port
         return self
 
-    def run(self) -> None:
-        """Start and block until stopped (from another thread or the panel) or interrupted (Ctrl-C)."""
+    def run(self) -> Awaitable[None]:
+        """Serve until stopped (from another thread, the panel or a handler) or interrupted.
+
+        For scripts: `Host.create()...run()` blocks, and Ctrl-C stops the host. In coroutine code,
+        `await host.run()`; cancelling the wait stops the host.
+        """
+        if runtime.awaiting():
+            return runtime.bridge(self._run())
         self.start()
         try:
             while not self._stopped.done():
@@ -333,14 +310,21 @@ class Host:
             pass
         finally:
             self.stop()
+        return None  # type: ignore[return-value]
 
-    async def run_async(self) -> None:
-        """Start and wait until stopped; cancelling the wait stops the host."""
-        await self.start_async()
+    def run_async(self) -> Awaitable[None]:
+        """Deprecated: `run()` follows the calling convention (`await host.run()` in coroutine code)."""
+        warnings.warn(  # deprecated
+            "Host.run_async() is deprecated: use `await host.run()` in coroutine code", DeprecationWarning, stacklevel=2
+        )
+        return runtime.bridge(self._run())
+
+    async def _run(self) -> None:
+        await self._start(runtime.claim_cell(self, runtime.current_cell()))
         try:
             await asyncio.wrap_future(self._stopped)
         except asyncio.CancelledError:
-            await self.stop()
+            await self._stop()
             raise
 
     # -- state ----------------------------------------------------------------------------------
@@ -422,9 +406,9 @@ class Host:
 
     def panel(self) -> object:
         """The live server panel (status, connections, frame log, inspector, warnings); needs ipywidgets."""
-        from wsplay.widgets import ServerPanel
-
-        return ServerPanel.for_host(self)  # re-running a `host` cell adds a view, not another refresher
+        if Host.panel_factory is None:
+            raise ImportError("the panels come with the wsplay package: import wsplay")
+        return Host.panel_factory(self)  # re-running a `host` cell adds a view, not another refresher
 
     def client(self, width: str = "100%", height: int = 320) -> object:
         """Show the browser chat page in the notebook (an IFrame of `client_url`)."""
@@ -453,29 +437,4 @@ class Host:
         return f"<Host {state}, {len(self.connections)} connection(s)>"
 
 
-def stop_all() -> Awaitable[None]:
-    """Stop everything wsplay runs in this process: every host (their clients get 1001), then every
-    wsplay client still open (closed with 1001, going away).
-
-    Works from a cell or thread (it has happened when it returns) and with `await` in coroutine code.
-    """
-    return runtime.bridge(_stop_all())
-
-
-async def _stop_all(client_timeout: float | None = None) -> None:
-    with _registry_lock:
-        hosts = list(_registry.values())
-    results = await asyncio.gather(*(host._stop() for host in hosts), return_exceptions=True)
-    for host, result in zip(hosts, results):
-        if isinstance(result, Exception):
-            log.warning("could not stop %r: %s", host, result)
-    await close_all(timeout=client_timeout)
-
-
-def _stop_all_at_exit() -> None:
-    # len() of a WeakSet does not iterate it, so the loop thread may change it meanwhile.
-    if any(h.running for h in list(_registry.values())) or len(_open_clients):
-        runtime.run_sync(_stop_all(client_timeout=2.0))
-
-
-runtime.at_exit(_stop_all_at_exit)
+stop_all = runtime.stop_all

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from wsplay.protocol.frames import FrameType, Header, close_code_name
+from wsplay.protocol.frames import FrameType, Header, apply_mask, close_code_name
 
 __all__ = [
     "ConnectionClosedRecord",
@@ -66,7 +66,7 @@ class ConnectionOpened(Event):
 class ConnectionClosedRecord(Event):
     code: int = 1006
     reason: str = ""
-    by: str = "peer"  # "peer", "server" or "client"
+    by: str = "client"  # "server" or "client": the side that started the close (or failed or dropped it)
     clean: bool = False  # a close frame went each way before TCP closed
 
     kind = "close"
@@ -329,7 +329,7 @@ class Recorder:
             self._append((n, when, connection, "out", header, payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])))
 
     def frame_out_wire(self, counters: Counters, connection: int, wire: bytes, length: int, when: float) -> None:
-        """Record a whole unmasked frame as sent (header and payload in one object; split when read)."""
+        """Record a whole frame as sent (header and payload in one object; split, and unmasked, when read)."""
         counters.frames_out += 1
         counters.bytes_out += length
         if self.max_frames:
@@ -394,8 +394,10 @@ class Recorder:
             if not isinstance(header, Header):
                 wire = header
                 header = Header.parse(wire)
-                if preview is None:  # recorded whole by frame_out_wire
+                if preview is None:  # recorded whole by frame_out_wire (as sent: a client's is masked)
                     preview = wire[len(header.header_bytes) :][:PREVIEW]
+                    if header.mask_key is not None:
+                        preview = apply_mask(preview, header.mask_key)
             out.append(FrameRecord(index, t, conn, direction, header, preview))
         return out
 

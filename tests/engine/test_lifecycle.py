@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.sync.client import connect
 
 from wsplay import ConnectionClosed, InvalidState, Websocket
-from wsplay.engine.transport import WebsocketTransport
+from wsplay.engine.http import HttpProtocol
 
 from rawws import wait_for
 
@@ -128,11 +128,11 @@ def test_refused_handshakes_keep_nothing_of_their_connections(echo_host, raw_cli
         raw.send(request)
         assert raw.read_http().status == status
         raw.read_until_eof()
-    assert wait_for(lambda: not echo_host.server._transports, 2 * wire.UNIT)
+    assert wait_for(lambda: not echo_host.server.handshaking, 2 * wire.UNIT)
 
     def left() -> list:
         gc.collect()
-        return [o for o in gc.get_objects() if isinstance(o, WebsocketTransport) and o.server is echo_host.server]
+        return [o for o in gc.get_objects() if isinstance(o, HttpProtocol) and o.server is echo_host.server]
 
     assert wait_for(lambda: not left(), 1 * wire.UNIT), left()
 
@@ -150,7 +150,7 @@ def test_client_close_is_echoed_and_the_server_closes_tcp(echo_host, raw_client,
     assert raw.read_until_eof(unit) == b""
     assert time.monotonic() - start < unit  # the server closed TCP, not its 2-unit close timeout
     assert wait_for(lambda: conn.state == "closed" and not host.connections, unit)
-    assert conn.close_code == 1000 and conn.closed_by_peer is True
+    assert conn.close_code == 1000 and conn.closed_by == "client"
 
 
 def test_websockets_client_close_handshake(echo_host, wire):
@@ -192,7 +192,7 @@ def test_write_from_a_plain_thread(echo_host, wire):
         assert ws.recv(timeout=2 * unit) == "after"
 
         def close_from_thread():
-            conn.close("thread says bye", 4000)
+            conn.close(4000, "thread says bye")
 
         closer = threading.Thread(target=close_from_thread)
         closer.start()

@@ -63,7 +63,7 @@ def test_its_own_handler_is_told_the_connection_is_gone(hosts, wire) -> None:
     seen: queue.Queue[str] = queue.Queue()
 
     async def on_message(connection, message):
-        await connection.close("bye", 4000)
+        await connection.close(4000, "bye")
         try:
             await connection.write("after my own close")
         except InvalidState as exc:

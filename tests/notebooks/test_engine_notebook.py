@@ -89,7 +89,7 @@ def cells(port: int) -> tuple[list[str], str]:
         "        closed = exc\n"
         "assert closed.rcvd.code == 1001, closed\n"
         "assert not host.running\n"
-        "await host.start_async()\n"
+        "await host.start()\n"
         "assert host.running\n"
         "print('await works', closed.rcvd.code)\n",
         # 7: stop, and leave nothing behind that would hold up kernel shutdown

@@ -7,7 +7,7 @@ START = (
     "from wsplay.examples import echo\n"
     "host = Host.create().handler(echo()).port(0).start()\n"
     "ports.append(host.bound_port)\n"
-    "print(sorted(h.bound_port for h in list(wsplay.host._registry.values())))\n"
+    "print(sorted(h.bound_port for h in wsplay.runtime.live_hosts()))\n"
 )
 
 
@@ -16,14 +16,14 @@ def test_rerunning_a_port_zero_start_cell_replaces_its_host(run_notebook):
         "import wsplay\nports = []\n",
         START,
         START,  # the same cell run again: same source, so the same cell file and line
-        "print(len(wsplay.host._registry), ports[0] != ports[1])\n",
+        "print(len(wsplay.runtime.live_hosts()), ports[0] != ports[1])\n",
         # A loop in one cell starts several hosts in one execution: all of them stay up.
         "loop_hosts = [Host.create().handler(echo()).port(0).start() for _ in range(3)]\n"
         "print(sum(h.running for h in loop_hosts))\n",
         # A different cell starting a host leaves the others alone.
         "other = Host.create().handler(echo()).port(0).start()\n"
         "print(host.running, other.running)\n",
-        "wsplay.stop_all()\nprint(len(wsplay.host._registry))\n",
+        "wsplay.stop_all()\nprint(len(wsplay.runtime.live_hosts()))\n",
     ]
     run = run_notebook(cells)
     assert run.errors() == []

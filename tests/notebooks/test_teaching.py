@@ -5,7 +5,7 @@ harness adds what every notebook owes its reader: no error, under a minute, and 
 For that a hidden check cell is appended to the executed copy (never to the file); it fails when,
 after a grace of a couple of seconds:
 
-- a wsplay host is still registered (`wsplay.host._registry`) or any `Host` object still runs;
+- a wsplay host is still registered (`wsplay.runtime.live_hosts()`) or any `Host` object still runs;
 - any `wsplay.Client` object is not closed (there is no client registry: the check walks the
   objects the garbage collector tracks, which include every `Client` the notebook still holds);
 - a non-daemon thread other than MainThread is alive (it would hold up kernel shutdown);
@@ -28,11 +28,11 @@ CLEAN = "WSPLAY-LEFT-NOTHING-BEHIND"
 
 LEFTOVERS_CHECK = f"""
 import asyncio as _asyncio, gc as _gc, threading as _threading, time as _time
-import wsplay as _wsplay, wsplay.host as _wsplay_host, wsplay.runtime as _wsplay_runtime
+import wsplay as _wsplay, wsplay.runtime as _wsplay_runtime
 
 def _wsplay_leftovers():
     found = {{}}
-    hosts = list(_wsplay_host._registry.values())
+    hosts = _wsplay_runtime.live_hosts()
     hosts += [o for o in _gc.get_objects() if isinstance(o, _wsplay.Host) and o.running and o not in hosts]
     if hosts:
         found["running hosts"] = hosts

@@ -296,7 +296,7 @@ def test_failed_connection_reads_nothing_more() -> None:
     assert conn.next_frame() is None
     assert conn.failure is exc and conn.state is State.CLOSED
     with pytest.raises(InvalidState):
-        conn.check_can_send(1)
+        conn.send_frame(1)
 
 
 def test_frames_before_the_error_are_delivered() -> None:
@@ -329,12 +329,10 @@ class Pair:
         self.server = Connection(Side.SERVER, **server_options)
 
     def to_server(self, opcode: int, payload: bytes = b"", fin: bool = True) -> list:
-        self.client.check_can_send(opcode)
-        return read_all(self.server, self.client.frame_bytes(opcode, payload, fin))
+        return read_all(self.server, b"".join(self.client.send_frame(opcode, payload, fin)))
 
     def to_client(self, opcode: int, payload: bytes = b"", fin: bool = True) -> list:
-        self.server.check_can_send(opcode)
-        return read_all(self.client, self.server.frame_bytes(opcode, payload, fin))
+        return read_all(self.client, b"".join(self.server.send_frame(opcode, payload, fin)))
 
 
 def test_pair_exchanges_messages_pings_and_a_close_handshake() -> None:
@@ -350,13 +348,13 @@ def test_pair_exchanges_messages_pings_and_a_close_handshake() -> None:
 
     # The client closes; the server answers; both end CLOSED.
     assert pair.client.state is pair.server.state is State.OPEN
-    got = read_all(pair.server, pair.client.close_bytes(1000, "bye"))
+    got = read_all(pair.server, pair.client.send_close(1000, "bye"))
     assert got == [(8, True, b"\x03\xe8bye", None, 1000, "bye")]
     assert pair.client.close_sent == (1000, "bye") and pair.client.state is State.CLOSING
     assert pair.server.close_received == (1000, "bye") and pair.server.state is State.CLOSING
     # The server may still send data before it answers the close (RFC 6455 5.5.1); the client reads it.
     assert pair.to_client(1, b"last words")[0][3] == "last words"
-    got = read_all(pair.client, pair.server.close_bytes(1000, "bye"))
+    got = read_all(pair.client, pair.server.send_close(1000, "bye"))
     assert got == [(8, True, b"\x03\xe8bye", None, 1000, "bye")]
     assert pair.client.state is pair.server.state is State.CLOSED
     assert pair.client.close_received == (1000, "bye") and pair.server.close_sent == (1000, "bye")
@@ -364,29 +362,29 @@ def test_pair_exchanges_messages_pings_and_a_close_handshake() -> None:
 
 def test_close_without_code() -> None:
     pair = Pair()
-    got = read_all(pair.server, pair.client.close_bytes(None))
+    got = read_all(pair.server, pair.client.send_close(None))
     assert got[0][4:] == (1005, "")
     assert pair.client.close_sent == (None, "")
 
 
-def test_check_can_send_after_close_sent() -> None:
+def test_send_frame_after_close_sent() -> None:
     pair = Pair()
-    pair.server.close_bytes(1001, "going away")
+    pair.server.send_close(1001, "going away")
     for opcode in (1, 2, 0, 9, 10, 8):
         with pytest.raises(InvalidState, match="close frame was already sent"):
-            pair.server.check_can_send(opcode)
-    pair.client.check_can_send(1)  # the other side is unaffected until it reads the close
+            pair.server.send_frame(opcode)
+    pair.client.send_frame(1)  # the other side is unaffected until it reads the close
 
 
 def test_close_reason_too_long_is_refused_locally() -> None:
     with pytest.raises(ValueError, match="123"):
-        Connection(Side.SERVER).close_bytes(1000, "x" * 124)
+        Connection(Side.SERVER).send_close(1000, "x" * 124)
 
 
 def test_server_frames_are_unmasked_and_client_frames_masked() -> None:
     pair = Pair()
-    assert pair.server.frame_bytes(1, b"hi") == b"\x81\x02hi"
-    raw = pair.client.frame_bytes(1, b"hi")
+    assert b"".join(pair.server.send_frame(1, b"hi")) == b"\x81\x02hi"
+    raw = b"".join(pair.client.send_frame(1, b"hi"))
     assert raw[1] & 0x80 and raw[2:6] == bytes([0, 1, 2, 3])
 
 
@@ -401,12 +399,12 @@ def test_invalid_utf8_in_a_small_chunk_of_one_frame_fails_fast(borrow: bool) -> 
     assert failure(conn, frame[header + len(good) : header + len(good) + len(bad)]).code == 1007
 
 
-def test_check_can_send_with_a_reserved_opcode_after_close() -> None:
-    """A client may send malformed frames on purpose; the state check must still answer InvalidState."""
+def test_send_frame_with_a_reserved_opcode_after_close() -> None:
+    """A client may send malformed frames on purpose (send_raw); send_frame after close must still answer InvalidState."""
     conn = Connection(Side.CLIENT)
-    conn.close_bytes()
+    conn.send_close()
     with pytest.raises(InvalidState):
-        conn.check_can_send(3)
+        conn.send_frame(3)
 
 
 def test_error_messages_say_what_was_wrong() -> None:
@@ -417,10 +415,10 @@ def test_error_messages_say_what_was_wrong() -> None:
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
-def test_frame_bytes_takes_any_bytes_like_payload(kind) -> None:
+def test_send_frame_takes_any_bytes_like_payload(kind) -> None:
     data = kind(b"payload")
-    assert Connection(Side.SERVER).frame_bytes(2, data) == b"\x82\x07payload"
+    assert b"".join(Connection(Side.SERVER).send_frame(2, data)) == b"\x82\x07payload"
     assert encode_frame(2, data) == b"\x82\x07payload"
     client = Connection(Side.CLIENT, mask_source=lambda: KEY)
-    assert client.frame_bytes(2, data) == encode_frame(2, b"payload", mask_key=KEY)
-    assert read_all(Connection(Side.SERVER), client.frame_bytes(2, data))[0][2] == b"payload"
+    assert b"".join(client.send_frame(2, data)) == encode_frame(2, b"payload", mask_key=KEY)
+    assert read_all(Connection(Side.SERVER), b"".join(client.send_frame(2, data)))[0][2] == b"payload"

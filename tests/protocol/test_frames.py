@@ -157,12 +157,12 @@ def test_encode(name: str, wire: bytes, frames: list[Expect]) -> None:
 
 @pytest.mark.parametrize(("name", "wire", "frames"), ROWS, ids=IDS)
 def test_connection_frame_bytes(name: str, wire: bytes, frames: list[Expect]) -> None:
-    """`Connection.frame_bytes` on the sending side produces the same bytes (a client masks with its source)."""
+    """`Connection.send_frame` on the sending side produces the same bytes (a client masks with its source)."""
     side = side_for(frames)
     keys = [f.mask_key for f in frames]
     sender_side = Side.CLIENT if side is Side.SERVER else Side.SERVER
     sender = Connection(sender_side, mask_source=iter(keys).__next__)
-    assert b"".join(sender.frame_bytes(f.opcode, f.payload, f.fin) for f in frames) == wire
+    assert b"".join(b"".join(sender.send_frame(f.opcode, f.payload, f.fin)) for f in frames) == wire
 
 
 @pytest.mark.parametrize("borrow", [False, True], ids=["copy", "borrow"])

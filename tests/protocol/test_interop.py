@@ -71,13 +71,13 @@ def test_websockets_server_frames_decode_with_our_client() -> None:
 def test_our_frames_parse_with_websockets() -> None:
     for side, mask in ((Side.SERVER, False), (Side.CLIENT, True)):
         conn = Connection(side, mask_source=lambda: KEY)
-        wire = b"".join(conn.frame_bytes(f.opcode, f.data, f.fin) for f in FRAMES)
+        wire = b"".join(b"".join(conn.send_frame(f.opcode, f.data, f.fin)) for f in FRAMES)
         assert plain(parse_with_websockets(wire, mask)) == plain(FRAMES)
 
 
 def test_our_close_frame_parses_with_websockets() -> None:
     conn = Connection(Side.SERVER)
-    [frame] = parse_with_websockets(conn.close_bytes(1000, "done ✓"), mask=False)
+    [frame] = parse_with_websockets(conn.send_close(1000, "done ✓"), mask=False)
     assert frame.opcode is Opcode.CLOSE
     assert Close.parse(frame.data) == Close(1000, "done ✓")
 
@@ -87,7 +87,7 @@ def test_our_header_equals_theirs() -> None:
     for length in (0, 1, 125, 126, 127, 65535, 65536, 100_000):
         data = bytes(length)
         theirs = Frame(Opcode.BINARY, data).serialize(mask=False, extensions=[])
-        assert Connection(Side.SERVER).frame_bytes(2, data) == theirs
+        assert b"".join(Connection(Side.SERVER).send_frame(2, data)) == theirs
 
 
 @settings(max_examples=100, deadline=None)
@@ -111,4 +111,4 @@ def test_random_fragmented_messages_both_ways(messages) -> None:
     wire = b"".join(f.serialize(mask=True, extensions=[]) for f in frames)
     assert decode_with_ours(wire, Side.SERVER) == plain(frames)
     ours = Connection(Side.SERVER)
-    assert plain(parse_with_websockets(b"".join(ours.frame_bytes(f.opcode, f.data, f.fin) for f in frames), False)) == plain(frames)
+    assert plain(parse_with_websockets(b"".join(b"".join(ours.send_frame(f.opcode, f.data, f.fin)) for f in frames), False)) == plain(frames)

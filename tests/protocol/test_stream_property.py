@@ -125,7 +125,7 @@ def decode(wire: bytes, cuts: list[int], push: str, mode: str):
 )
 def test_any_chunking_decodes_what_was_sent(frames, keys, chunkings) -> None:
     sender = Connection(Side.CLIENT, mask_source=itertools.cycle(keys).__next__)
-    wire = b"".join(sender.frame_bytes(op, payload, fin) for op, payload, fin in frames)
+    wire = b"".join(b"".join(sender.send_frame(op, payload, fin)) for op, payload, fin in frames)
     # The pinned masks are the ones on the wire.
     key_cycle = itertools.cycle(keys)
     assert wire == b"".join(encode_frame(op, p, fin, mask_key=next(key_cycle)) for op, p, fin in frames)
@@ -149,6 +149,6 @@ def test_text_pieces_join_to_the_message(text, cuts, mode) -> None:
     bounds = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
     sender = Connection(Side.CLIENT, mask_source=lambda: b"\x01\x02\x03\x04")
-    wire = b"".join(sender.frame_bytes(0x1 if i == 0 else 0x0, p, i == len(pieces) - 1) for i, p in enumerate(pieces))
+    wire = b"".join(b"".join(sender.send_frame(0x1 if i == 0 else 0x0, p, i == len(pieces) - 1)) for i, p in enumerate(pieces))
     got = decode(wire, [7, 70, 700], "receive_data", mode)
     assert "".join(t for *_, t, _ in got) == text

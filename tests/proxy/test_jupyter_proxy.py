@@ -22,8 +22,7 @@ from typing import Any
 import pytest
 
 from wsplay import Host, Websocket
-from wsplay.engine.frame import Frame
-from wsplay.engine.socket import SocketConnection
+from wsplay import Frame, SocketConnection
 from wsplay.examples import chat
 from wsplay.protocol.frames import FrameType
 
@@ -46,7 +45,7 @@ async def _probe(connection: SocketConnection, message: Frame) -> None:
         return
     text = message.data_as_string()
     if text.startswith("close "):
-        await connection.close("bye", int(text.split()[1]))
+        await connection.close(int(text.split()[1]), "bye")
     elif text == "fragments":
         await connection.write("ab", FrameType.TEXT, fin=False)
         await connection.write("cd", FrameType.CONTINUE, fin=False)

@@ -183,7 +183,7 @@ def test_mutated_bytes_on_many_connections_never_hurt_the_server(hosts, rel, asy
     assert host.running
     assert host.errors == [], host.errors  # bad input never reaches a handler as an exception
     assert not loop_errors, loop_errors[:3]
-    assert rel.wait_for(lambda: not host.connections and not host.server._transports, 5 * unit)
+    assert rel.wait_for(lambda: not host.connections and not host.server.handshaking, 5 * unit)
     # Each code the server fails a connection with is one RFC 6455 assigns to bad input.
     assert {1002}.issubset(outcomes), outcomes
     for code in (c for c in outcomes if isinstance(c, int) and c not in SERVER_CODES):

@@ -222,7 +222,8 @@ def test_request_head_over_the_limit_gets_431(hosts, rel, raw_client, chunked) -
 
 def test_default_limits(rel) -> None:
     """The defaults the README states."""
-    from wsplay.engine.settings import ServerOptions, Settings
+    from wsplay.core.options import Settings
+    from wsplay.engine.options import ServerOptions
 
     settings, options = Settings(), ServerOptions()
     assert settings.max_message_size == 16 * 1024 * 1024

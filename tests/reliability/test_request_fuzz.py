@@ -82,4 +82,4 @@ def test_mutated_upgrade_requests_always_get_an_http_answer(hosts, rel, loop_err
     assert not loop_errors, loop_errors[:2]
     assert set(statuses) <= {101, 400, 403, 404, 405, 408, 414, 426, 431, 505}, statuses
     assert statuses[101] and statuses[400]
-    assert rel.wait_for(lambda: not host.server._transports, 5 * unit)
+    assert rel.wait_for(lambda: not host.server.handshaking, 5 * unit)

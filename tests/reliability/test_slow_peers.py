@@ -94,7 +94,7 @@ def test_slowloris_clients_are_closed_after_the_handshake_timeout(hosts, rel) ->
             assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers.values()), set(a[:20] for a in answers.values())
             rel.check_echo(healthy, rng, rounds=5)
             assert len(host.connections) == 1  # only the healthy one ever got upgraded
-        assert rel.wait_for(lambda: not host.server._transports, 2 * unit)
+        assert rel.wait_for(lambda: not host.server.handshaking, 2 * unit)
     finally:
         selector.close()
         for sock in socks:
@@ -215,7 +215,6 @@ def writer_host(hosts, mode: str, size: int = MESSAGE, extra=None):
             await connection.write(frame.data, frame.type)
 
     async def flood(connection):
-        transport = connection._transport
         try:
             while True:
                 if mode == "await":
@@ -227,7 +226,7 @@ def writer_host(hosts, mode: str, size: int = MESSAGE, extra=None):
                     if mode == "sleep0":
                         await asyncio.sleep(0)
                 written["count"] += 1
-                written["max_buffer"] = max(written["max_buffer"], transport.get_write_buffer_size() + connection._corked)
+                written["max_buffer"] = max(written["max_buffer"], connection.buffered_amount)
         except ConnectionClosed as exc:
             written["ended"] = exc
 
@@ -256,8 +255,7 @@ def test_peer_that_stops_reading_unawaited_writes_are_cut_off_with_1008(hosts, r
         samples = []
         deadline = time.monotonic() + 5 * unit
         while conn.state != "closed" and time.monotonic() < deadline:
-            transport = conn._transport
-            samples.append(transport.get_write_buffer_size())
+            samples.append(conn.buffered_amount)
             time.sleep(0.002)
         rss_after = rel.rss_mib()
         print(
@@ -293,7 +291,7 @@ def test_peer_that_stops_reading_awaited_writes_wait_until_keepalive_drops_it(ho
         started = time.monotonic()
         samples = []
         while conn.state != "closed" and time.monotonic() - started < interval + timeout + 2 * unit:
-            samples.append(conn._transport.get_write_buffer_size())
+            samples.append(conn.buffered_amount)
             time.sleep(0.002)
         rss_after = rel.rss_mib()
         gone = time.monotonic() - started

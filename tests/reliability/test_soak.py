@@ -21,8 +21,9 @@ import os
 import random
 import time
 
-from wsplay.engine.socket import SocketConnection
-from wsplay.engine.transport import WebsocketTransport
+from wsplay.core.stream import Stream
+from wsplay.engine.connection import SocketConnection
+from wsplay.engine.http import HttpProtocol
 
 
 def trimmed_rss_mib(rel) -> float:
@@ -60,13 +61,13 @@ def test_soak_1000_connections_with_abrupt_disconnects(hosts, rel, processes) ->
     result = json.loads(out.strip().splitlines()[-1])
     stats = result["stats"]
     assert rel.wait_for(lambda: not host.connections, 10 * unit), f"{len(host.connections)} connections left"
-    assert rel.wait_for(lambda: not host.server._transports, 5 * unit)
+    assert rel.wait_for(lambda: not host.server.handshaking, 5 * unit)
     rss_after = rel.rss_mib()
     rss_trimmed = trimmed_rss_mib(rel)
 
     def alive_objects() -> list:
         gc.collect()
-        return [o for o in gc.get_objects() if isinstance(o, (SocketConnection, WebsocketTransport))]
+        return [o for o in gc.get_objects() if isinstance(o, (SocketConnection, Stream, HttpProtocol))]
 
     # A connection accepted in the last instant exists before connection_made registers it: give the
     # loop a moment to finish it before counting what is left.

@@ -72,7 +72,7 @@ def test_a_client_object_and_a_close_reason_from_the_server(comms, hosts, kit) -
         panel = ClientPanel(client)
         assert panel._url.value == host.url
         kit.wait_for(lambda: host.connections, what="the server's side")
-        host.connections[0].close(EVIL, 4001)
+        host.connections[0].close(4001, EVIL)
         kit.wait_for(lambda: "closed" in panel._status.value, what="the close")
         assert "4001 private use" in panel._status.value
         assert "&lt;img src=x onerror=alert(1)&gt;" in panel._status.value and "<img" not in panel._status.value

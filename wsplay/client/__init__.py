@@ -1,8 +1,4 @@
-"""A WebSocket client on wsplay's own codec: talk to any server from a notebook, and break the rules on purpose.
-
-    client.py     Client: connecting, closing, keepalive, the asyncio protocol; connect(), connect_async()
-    receiving.py  frames read as they arrive, merged into messages, queued for receive()
-    sending.py    messages, fragments, pings, and any frame at all (send_raw), masked and recorded
+"""A WebSocket client on the shared connection core: talk to any server from a notebook, and break the rules on purpose.
 
 Example:
     client = wsplay.connect(host.url)

@@ -1,43 +1,47 @@
-"""The Client: connecting, the close handshake, keepalive, and the asyncio protocol underneath.
+"""The Client: the shared connection core plus what only a client has: the opening handshake, a reader
+that queues frames for `receive()`, message-level sending, and `send_raw` for frames that break the rules.
 
-The client lives on wsplay's background loop, so it keeps reading (answering pings, noticing
-pongs and closes) while a cell blocks or nobody calls `receive()`. Every public method works with
-`await` and synchronously from a cell or any thread, like the server's connections.
+The client lives on wsplay's background loop, and its reader task reads frames as soon as they arrive,
+so it keeps answering pings, noticing pongs and answering the server's close while a cell blocks or
+nobody calls `receive()`. When more than a few MiB wait in the queue it stops reading until
+`receive()` catches up (TCP backpressure).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from wsplay import runtime
-from wsplay.client.receiving import Receiving, _result
-from wsplay.errors import ConnectionClosed, HandshakeError, InvalidState, ProtocolError
-from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, LimitHit, Recorder
-from wsplay.protocol.connection import Connection, Side, State
-from wsplay.protocol.frames import FrameType, close_code_allowed, encode_close_payload
+from wsplay.core.connection import Connection
+from wsplay.core.frame import Frame
+from wsplay.core.options import ConnectionOptions, Settings
+from wsplay.core.stream import LARGE, READ_PAUSE
+from wsplay.errors import ConnectionClosed, HandshakeError, InvalidState
+from wsplay.observe import ConnectionOpened, Event, FrameRecord, Recorder
+from wsplay.protocol.connection import Side
+from wsplay.protocol.frames import FrameType
 from wsplay.protocol.handshake import ClientHandshake
 
 __all__ = ["Client", "connect", "connect_async"]
 
-# Clients whose connection is not over yet, for close_all() (weak: a client nobody holds and whose
-# connection has ended goes away as usual; an open one is held by its transport anyway).
-_open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_END = object()  # queued after the last frame: receive() raises ConnectionClosed from here on
+_DONE = runtime.Done(None)
+_WRITE_TIMEOUT = 60.0  # a caller on another thread waits at most this long for a slow server to read
 
 
-class Client(Receiving):
-    """One WebSocket client connection. Build it with `wsplay.connect(url)` or `await wsplay.connect_async(url)`.
+class Client(Connection):
+    """One WebSocket client connection. Open it with `wsplay.connect(url)` (`await` it in coroutine code).
 
     Args:
         url: ws:// or wss:// URL.
         origin, subprotocols, headers: what the upgrade request offers (extensions never).
-        ping_interval: send a keepalive ping this often (seconds); None: never.
-        ping_timeout: drop the server (close 1011, abort TCP) when no pong answers within this; None: ping_interval.
+        ping_interval: ping the server when it has been silent this long (seconds); None: never.
+        ping_timeout: drop the server (close 1011) when still silent this long after the ping; None: ping_interval.
         auto_pong: answer pings with a pong carrying the ping's data.
         max_message_size: the largest message accepted; larger fails with 1009.
         manual_continuation: deliver fragments as they come instead of merged messages.
@@ -46,6 +50,9 @@ class Client(Receiving):
             shows the recorder), so unread frames never pile up and pause reading.
         mask_source: returns the 4-byte mask key of each frame; `os.urandom(4)` by default.
         open_timeout, close_timeout: seconds for the TCP connect plus handshake, and for the close handshake.
+
+    Everything of `wsplay.core.Connection` works on a client too: `write()`, `ping()`, `pong()`,
+    `close(code, reason)`, `state`, `close_code`, `closed_by`, `latency`.
 
     Example:
         client = wsplay.Client(host.url, ping_interval=5).open()
@@ -72,80 +79,82 @@ class Client(Receiving):
         open_timeout: float = 10.0,
         close_timeout: float = 10.0,
     ) -> None:
-        self.id = next(Client._ids)
-        self.url = url
-        self._handshake = ClientHandshake(url, origin=origin, subprotocols=subprotocols, headers=headers)
-        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
-        self.auto_pong = auto_pong
-        self.manual_continuation = manual_continuation
-        self.queue_frames = queue
-        self.open_timeout, self.close_timeout = open_timeout, close_timeout
-        self._mask = mask_source or (lambda: os.urandom(4))
-        self._proto = Connection(Side.CLIENT, max_message_size=max_message_size, mask_source=self._mask)
         kept = 2000 if record is True else int(record)  # record=True: the default size
         self.recorder = Recorder(max_frames=kept, enabled=record is not False)
-        self._rec = self.recorder if self.recorder.enabled else None  # the hot path checks one attribute
-        self.subprotocol: str | None = None
+        settings = Settings(
+            max_message_size=max_message_size,
+            handle_continuation_frames_manually=manual_continuation,
+            subprotocols=tuple(subprotocols),
+        )
+        options = ConnectionOptions(ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=close_timeout)
+        super().__init__(Side.CLIENT, settings, options, self.recorder, connection_id=next(Client._ids), mask_source=mask_source)
+        self.url = url
+        self._handshake = ClientHandshake(url, origin=origin, subprotocols=subprotocols, headers=headers)
+        self.auto_pong = auto_pong
+        self.queue_frames = queue
+        self.open_timeout = open_timeout
         self.response_headers: Any = None
-        self.close_code: int | None = None
-        self.close_reason = ""
-        self.closed_by: str | None = None  # 'server' or 'client': who started the close (or failed it)
-        self._transport: asyncio.Transport | None = None
-        self._upgraded = False
-        self._lost = False
+        self._transport: asyncio.Transport | None = None  # during the handshake; the stream's afterwards
         self._opening: asyncio.Future[None] | None = None
-        self._closed: asyncio.Future[None] | None = None
-        self._init_sending()
-        self._init_receiving()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._keepalive_data: bytes | None = None  # the keepalive ping waiting for its pong
-        self._later_pings: set[bytes] = set()  # pings sent after it: a pong to one of them answers it too
-        self._pings = itertools.count(1)
+        self._failed = False  # the opening handshake did not succeed
+        self._queue: asyncio.Queue[Any] | None = None  # created on the loop by open()
+        self._queued = 0  # payload bytes waiting for receive()
+        self._room: asyncio.Event | None = None  # set while the queue has room for the reader
+        self._ended = False
 
     def __repr__(self) -> str:
         return f"<Client {self.url} {self.state}>"
 
-    # -- state ----------------------------------------------------------------------------------------
-
     @property
     def state(self) -> str:
         """'connecting', 'open', 'closing' or 'closed'."""
-        if self._lost:
+        if self._failed:
             return "closed"
-        if not self._upgraded:
-            return "connecting"
-        return "open" if self._proto.state is State.OPEN else "closing"
+        return super().state
 
     @property
-    def frames(self) -> list[Any]:
-        """A snapshot of the recorded frames, both directions (`FrameRecord`s)."""
+    def manual_continuation(self) -> bool:
+        return self.settings.handle_continuation_frames_manually
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        """A snapshot of the recorded frames, both directions."""
         return self.recorder.frames()
 
     @property
-    def events(self) -> list[Any]:
+    def events(self) -> list[Event]:
         """A snapshot of the recorded events (open, close, limit hit)."""
         return self.recorder.events()
 
     # -- opening --------------------------------------------------------------------------------------
 
-    def open(self) -> Any:
-        """Connect and do the opening handshake (what `connect()` calls); returns the client (awaitable in coroutines)."""
-        return _result(runtime.bridge(self._open()))
+    def open(self) -> Awaitable[Client]:
+        """Connect and do the opening handshake (what `connect()` calls); returns the client.
+
+        Raises:
+            HandshakeError: the server refused the upgrade ("server answered 404: ...").
+            OSError: nothing listens there. TimeoutError: no handshake within open_timeout.
+        """
+        for earlier in runtime.claim_cell(self, runtime.current_cell()):
+            earlier.close(1001, "the cell that opened it ran again")  # re-running a cell replaces its client
+        return runtime.bridge(self._open())
 
     async def _open(self) -> Client:
         if self._opening is not None:
-            if self._lost:
+            if self._failed or self.state == "closed":
                 raise InvalidState(f"this client's connection to {self.url} is over; open a new one with wsplay.connect(url)")
             await asyncio.shield(self._opening)
             return self
         loop = asyncio.get_running_loop()
-        self._opening, self._closed, self._queue = loop.create_future(), loop.create_future(), asyncio.Queue()
-        _open_clients.add(self)
+        self._opening = loop.create_future()
+        self._queue, self._room = asyncio.Queue(), asyncio.Event()
+        self._room.set()
+        runtime.track_client(self)
         uri = self._handshake.uri
         try:
             async with asyncio.timeout(self.open_timeout):
                 try:
-                    await loop.create_connection(lambda: _Stream(self), uri.host, uri.port, ssl=uri.secure or None)
+                    await loop.create_connection(lambda: _ResponseReader(self, loop), uri.host, uri.port, ssl=uri.secure or None)
                 except OSError as exc:
                     why = f"cannot connect to {uri.host}:{uri.port}: {exc.strerror or exc}"
                     raise (type(exc)(exc.errno, why) if exc.errno else OSError(why)) from None
@@ -155,10 +164,7 @@ class Client(Receiving):
         except BaseException as exc:
             if isinstance(exc, TimeoutError):
                 exc = TimeoutError(f"no WebSocket handshake with {self.url} within {self.open_timeout} s")
-            self._lost = True
-            _open_clients.discard(self)
-            if self._transport is not None:
-                self._transport.abort()
+            self._give_up_opening()
             if not self._opening.done():  # tell concurrent open() callers too
                 if isinstance(exc, asyncio.CancelledError):
                     self._opening.cancel()
@@ -168,170 +174,296 @@ class Client(Receiving):
             raise exc from None
         return self
 
-    def _on_head(self, data: bytes) -> None:
-        """Bytes during the handshake: feed them until the 101, then hand what follows to the codec."""
-        assert self._opening is not None and self._transport is not None
+    def _give_up_opening(self) -> None:
+        self._failed = True
+        runtime.untrack_client(self)
+        if self._transport is not None and self._stream is None:
+            self._transport.abort()
+        self._end()
+
+    def _on_head(self, data: bytes, loop: asyncio.AbstractEventLoop) -> None:
+        """Bytes during the handshake: feed them until the 101, then hand the transport to the core."""
+        opening, transport = self._opening, self._transport
+        assert opening is not None and transport is not None
         try:
             response = self._handshake.feed(data)
         except HandshakeError as exc:
-            self._transport.abort()
-            if not self._opening.done():
-                self._opening.set_exception(exc)
+            transport.abort()
+            if not opening.done():
+                opening.set_exception(exc)
             return
         if response is None:
             return
-        self._upgraded = True
         self.subprotocol = self._handshake.subprotocol
         self.response_headers = response.headers
-        if self._rec:
-            peer = self._transport.get_extra_info("peername")
+        opened = None
+        if self.recorder.enabled:
+            peer = transport.get_extra_info("peername")
             remote = f"{peer[0]}:{peer[1]}" if peer else ""
-            self._rec.event(ConnectionOpened(time.time(), self.id, remote, self._handshake.request.path, self.subprotocol))
-        self._opening.set_result(None)
-        if self.ping_interval:
-            self._timer("keepalive", self.ping_interval, self._on_keepalive)
-        leftover = self._handshake.leftover()
-        if leftover:
-            self._proto.receive_data(leftover)
-            self._process()
+            opened = ConnectionOpened(time.time(), self.id, remote, self._handshake.request.path, self.subprotocol)
+        self.attach(transport, loop, opened, self._handshake.leftover())
+        self.task = loop.create_task(self._read_loop())
+        opening.set_result(None)
 
-    # -- closing --------------------------------------------------------------------------------------
+    def _on_head_lost(self) -> None:
+        """The server closed the connection before its 101 was complete."""
+        opening = self._opening
+        if opening is None or opening.done():
+            return
+        try:
+            self._handshake.feed_eof()  # a refusal whose body ends with the connection
+            error: BaseException = HandshakeError("the server closed the connection during the handshake", 0)
+        except HandshakeError as exc:
+            error = exc
+        opening.set_exception(error)
 
-    def close(self, code: int = 1000, reason: str = "") -> Awaitable[None]:
-        """Close: send a close frame, wait for the server's and for TCP to end (at most close_timeout); idempotent.
+    # -- receiving ------------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        """Read every frame as it arrives: answer pings, answer the server's close, queue the rest."""
+        try:
+            while True:
+                frame = await self._read_frame()
+                kind = frame.type
+                if kind is FrameType.PING and self.auto_pong and self.state == "open":
+                    self._send(frame.data, FrameType.PONG, True, True)
+                self._deliver(frame)
+                if kind is FrameType.CLOSE:
+                    await self._close(None, "")  # echo its code, then wait for the server to close TCP
+                    return
+                if kind is FrameType.ERROR:
+                    return  # the core failed the connection: nothing more is read (RFC 6455 7.1.7)
+                if self._queued > READ_PAUSE:
+                    assert self._room is not None
+                    self._room.clear()
+                    await self._room.wait()  # meanwhile the stream stops reading: TCP backpressure
+        except ConnectionClosed:
+            pass
+        finally:
+            self._end()
+            runtime.untrack_client(self)
+
+    def _deliver(self, frame: Frame) -> None:
+        assert self._queue is not None
+        if not self._ended and (self.queue_frames or frame.type is FrameType.ERROR):
+            self._queued += len(frame)
+            self._queue.put_nowait(frame)
+
+    def _end(self) -> None:
+        """No frame comes after this one: let receive() raise ConnectionClosed once the queue is drained."""
+        if not self._ended and self._queue is not None:
+            self._ended = True
+            self._queue.put_nowait(_END)
+
+    def receive(self, timeout: float | None = None) -> Awaitable[Frame]:
+        """Return the next frame: a message (merged unless manual_continuation), PING, PONG, CLOSE or ERROR.
+
+        Raises:
+            TimeoutError: nothing arrived within `timeout` seconds.
+            ConnectionClosed: the connection is closed and every frame was received.
+        Example:
+            frame = client.receive(timeout=1)
+            frame.type, frame.data
+        """
+        return runtime.bridge(self._receive(timeout))
+
+    async def _receive(self, timeout: float | None) -> Frame:
+        if self._queue is None:
+            raise InvalidState("this client never connected; use wsplay.connect(url), or client.open()")
+        if not self.queue_frames:
+            raise InvalidState("this client keeps no frames for receive() (queue=False); read client.frames instead")
+        try:
+            async with asyncio.timeout(timeout):
+                item = await self._queue.get()
+        except TimeoutError:
+            raise TimeoutError(f"no frame from {self.url} within {timeout} s") from None
+        if item is _END:
+            self._queue.put_nowait(_END)  # for the next caller too
+            await self._wait_closed()  # the close handshake ends with TCP; its timer bounds this
+            raise self._closed_error()
+        self._queued -= len(item)
+        if self._queued < READ_PAUSE // 2 and self._room is not None:
+            self._room.set()
+        return item  # type: ignore[no-any-return]
+
+    def receive_text(self, timeout: float | None = None) -> Awaitable[str]:
+        """Return the next text message, skipping pings and pongs.
+
+        Raises:
+            TypeError: the next message is binary. ConnectionClosed, TimeoutError: as `receive()`.
+        Example:
+            client.send("hi")
+            client.receive_text(timeout=1)
+        """
+        return runtime.bridge(self._receive_text(timeout))
+
+    async def _receive_text(self, timeout: float | None) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            frame = await self._receive(None if deadline is None else max(deadline - loop.time(), 0))
+            if frame.type in (FrameType.TEXT, FrameType.CONTINUE):
+                return frame.data_as_string()
+            if frame.type in (FrameType.CLOSE, FrameType.ERROR):
+                await self._receive(None)  # raises ConnectionClosed
+            if frame.type is FrameType.BINARY:
+                raise TypeError(f"expected a text message, received {frame!r}; use receive() for any frame")
+
+    def __aiter__(self) -> Client:
+        return self
+
+    async def __anext__(self) -> Frame:
+        try:
+            return await runtime.bridge(self._receive(None))
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Iterate synchronously (from a cell or a thread) until the connection closes."""
+        while True:
+            try:
+                yield runtime.run_sync(self._receive(None))
+            except ConnectionClosed:
+                return
+
+    # -- sending messages -------------------------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send a message: str as TEXT, bytes-like as BINARY.
 
         Example:
-            client.close(1000, "bye")
-            client.close_code, client.closed_by
+            client.send("hello")
+            client.receive_text(timeout=1)
         """
-        if not close_code_allowed(code):
-            raise ValueError(f"close code {code} may not be sent (RFC 6455 7.4); send_raw(0x8, ...) sends it anyway")
-        encode_close_payload(code, reason)  # checks the reason's length here, in the caller's thread
-        return runtime.bridge(self._close(code, reason))
+        return self.write(data, FrameType.TEXT if isinstance(data, str) else FrameType.BINARY)
 
-    async def _close(self, code: int, reason: str) -> None:
-        if not self._upgraded:
-            if self._transport is not None:
-                self._transport.abort()  # still opening: give up; open() raises
-            self._lost = True
+    def send_text(self, text: str) -> Awaitable[None]:
+        """Send a TEXT message."""
+        return self.write(text.encode("utf-8"), FrameType.TEXT)
+
+    def send_binary(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send a BINARY message."""
+        return self.write(bytes(data), FrameType.BINARY)
+
+    def send_fragmented(
+        self,
+        data: str | bytes | bytearray | memoryview,
+        fragment_size: int | None = None,
+        sizes: Sequence[int] | None = None,
+    ) -> Awaitable[None]:
+        """Send one message as several frames: TEXT/BINARY with fin=0, CONTINUE frames, the last with fin=1.
+
+        Args:
+            fragment_size: bytes per fragment (the last may be shorter).
+            sizes: explicit fragment sizes in bytes (0 allowed; a text fragment may cut a character);
+                bytes left over go in one last fragment.
+        Example:
+            client.send_fragmented("hello world", sizes=[3, 3])
+            client.receive_text(timeout=1)  # 'hello world', merged by the server
+        """
+        payload = _as_bytes(data)
+        if sizes is None:
+            if not fragment_size or fragment_size < 1:
+                raise ValueError("send_fragmented() needs fragment_size=N (bytes per fragment) or sizes=[...]")
+            sizes = [fragment_size] * (len(payload) // fragment_size)  # the rest goes in a last fragment
+        if sum(sizes) > len(payload) or any(n < 0 for n in sizes):
+            raise ValueError(f"fragment sizes {list(sizes)} do not fit a {len(payload)}-byte message")
+        cuts, pos = [], 0
+        for n in sizes:
+            cuts.append(payload[pos : pos + n])
+            pos += n
+        if pos < len(payload) or not cuts:
+            cuts.append(payload[pos:])
+        first = FrameType.TEXT if isinstance(data, str) else FrameType.BINARY
+        frames: list[tuple[int, bytes, bool]] = [
+            (first if i == 0 else FrameType.CONTINUE, part, i == len(cuts) - 1) for i, part in enumerate(cuts)
+        ]
+        if runtime.in_loop_thread():
+            self._send_all(frames)
+            return self._drain() if self._open_stream().write_paused else _DONE
+        return runtime.bridge(self._send_fragmented(frames), _WRITE_TIMEOUT)
+
+    async def _send_fragmented(self, frames: list[tuple[int, bytes, bool]]) -> None:
+        self._send_all(frames)
+        await self._drain()
+
+    def _send_all(self, frames: list[tuple[int, bytes, bool]]) -> None:
+        for opcode, payload, fin in frames:  # no await in between: a fragmented message is never interleaved
+            self._send(payload, opcode, fin, True)
+
+    # -- breaking the rules -----------------------------------------------------------------------------
+
+    def send_raw(
+        self,
+        opcode: int,
+        payload: bytes | str = b"",
+        *,
+        fin: bool = True,
+        rsv1: bool = False,
+        rsv2: bool = False,
+        rsv3: bool = False,
+        masked: bool = True,
+        mask_key: bytes | None = None,
+        length: int | None = None,
+    ) -> Awaitable[None]:
+        """Send any frame, including ones RFC 6455 forbids, to see how the server answers.
+
+        Nothing is checked: reserved opcodes (3-7, 11-15), RSV bits, an unmasked frame, a control frame
+        over 125 bytes or fragmented, bad UTF-8, and `length` declaring a payload length other than
+        what is sent (a "lying length") all go out as asked. A close frame sent this way still counts
+        as this side's close (the server's answer completes the handshake).
+        Example:
+            client.send_raw(0x1, b"hi", rsv1=True)
+            client.receive(timeout=1)  # CLOSE 1002 from a strict server
+        """
+        if not 0 <= opcode <= 0xF:
+            raise ValueError(f"an opcode has 4 bits: 0-15, not {opcode}")
+        if mask_key is not None and len(mask_key) != 4:
+            raise ValueError(f"a mask key is 4 bytes, not {len(mask_key)}")
+        if length is not None and not 0 <= length < 1 << 64:
+            raise ValueError("a declared length must fit 64 bits")
+        rsv = rsv1 << 2 | rsv2 << 1 | int(rsv3)
+        data = _as_bytes(payload)
+        return runtime.bridge(self._send_raw(opcode, data, fin, rsv, masked, mask_key, length), _WRITE_TIMEOUT)
+
+    async def _send_raw(self, opcode: int, data: bytes, fin: bool, rsv: int, masked: bool, key: bytes | None, length: int | None) -> None:
+        stream = self._open_stream()
+        head, body = self._codec.send_raw(opcode, data, fin=fin, rsv=rsv, masked=masked, mask_key=key, length=length)
+        if opcode == FrameType.CLOSE:
+            self._start_close_timer()
+        if self._rec is not None:
+            self._rec.frame(self.id, "out", head, data)
+        if len(body) < LARGE:
+            stream.write(head + body)
+        else:
+            stream.write_through(head, body)
+        await self._drain()
+
+    def send_bytes(self, raw: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Write arbitrary bytes to the socket as they are (not recorded: they need not be a frame)."""
+        return runtime.bridge(self._send_bytes(bytes(raw)), _WRITE_TIMEOUT)
+
+    async def _send_bytes(self, raw: bytes) -> None:
+        self._open_stream().write(raw)
+        await self._drain()
+
+    def _open_stream(self) -> Any:
+        stream = self._stream
+        if stream is None:
+            raise InvalidState("this client is not connected yet; use wsplay.connect(url), or client.open()")
+        if stream.lost:
+            raise self._closed_error()
+        return stream
+
+    # -- closing ----------------------------------------------------------------------------------------
+
+    async def _close(self, code: int | None, reason: str) -> None:
+        if self._stream is None:  # still opening: give up; open() raises
+            self._give_up_opening()
             return
-        proto = self._proto
-        if not self._lost and proto.close_sent is None and proto.failure is None:
-            proto.close_sent = (code, reason)
-            self._emit(FrameType.CLOSE, encode_close_payload(code, reason))
-            self._flush()
-            if self.close_code is None:
-                self.close_code, self.close_reason, self.closed_by = code, reason, "client"
-            self._timer("close", self.close_timeout, self._abort)
-        if self._reading_paused and self._transport is not None:
-            self._reading_paused = False
-            self._transport.resume_reading()  # the server's close frame may be behind unread data
-        await self.wait_closed()
+        await super()._close(code, reason)
 
-    def wait_closed(self) -> Awaitable[None]:
-        """Wait until the TCP connection is gone."""
-        return runtime.bridge(self._wait_closed())
-
-    async def _wait_closed(self) -> None:
-        if self._closed is not None and not self._lost:
-            await asyncio.shield(self._closed)
-
-    def _on_close_frame(self, code: int, reason: str) -> None:
-        if self.close_code is None:
-            self.close_code, self.close_reason, self.closed_by = code, reason, "server"
-        if self._proto.close_sent is None:
-            # Echo the code (none for 1005), then wait for the server to close TCP (RFC 6455 7.1.1).
-            answer = None if code == 1005 else code
-            self._proto.close_sent = (answer, "")
-            self._emit(FrameType.CLOSE, encode_close_payload(answer))
-            self._timer("close", self.close_timeout, self._abort)
-
-    def _fail(self, exc: ProtocolError) -> None:
-        """The server broke the protocol: close with the error's code (RFC 6455 7.1.7)."""
-        self.close_code, self.close_reason, self.closed_by = exc.code, str(exc)[:123], "client"
-        if self._rec and exc.code == 1009:
-            self._rec.event(LimitHit(time.time(), self.id, "max_message_size", self._proto.max_message_size, 1009))
-        if self._proto.close_sent is None:
-            reason = str(exc).encode("utf-8")[:123].decode("utf-8", "ignore")
-            self._proto.close_sent = (exc.code, reason)
-            self._emit(FrameType.CLOSE, encode_close_payload(exc.code, reason))
-        self._timer("close", self.close_timeout, self._abort)
-
-    def _abort(self) -> None:
-        if not self._lost and self._transport is not None:
-            self._flush()
-            self._transport.abort()
-
-    def _on_lost(self) -> None:
-        _open_clients.discard(self)
-        if self._lost:
-            return
-        self._lost = True
-        for handle in self._timers.values():
-            handle.cancel()
-        if self._opening is not None and not self._opening.done():
-            try:
-                self._handshake.feed_eof()  # a refusal whose body ends with the connection
-                error: BaseException = HandshakeError("the server closed the connection during the handshake", 0)
-            except HandshakeError as exc:
-                error = exc
-            self._opening.set_exception(error)
-            return
-        if self.close_code is None:
-            received = self._proto.close_received
-            self.close_code, self.close_reason = received if received else (1006, "")
-            self.closed_by = "server"
-        if self._rec:
-            clean = self._proto.close_received is not None and self._proto.close_sent is not None
-            by = self.closed_by or "server"
-            self._rec.event(ConnectionClosedRecord(time.time(), self.id, self.close_code, self.close_reason, by, clean))
-        self._end()
-        self._set_write_paused(False)
-        if self._closed is not None and not self._closed.done():
-            self._closed.set_result(None)
-
-    def _closed_error(self) -> ConnectionClosed:
-        code = self.close_code if self.close_code is not None else 1006
-        return ConnectionClosed(code, self.close_reason, self.closed_by == "server")
-
-    # -- keepalive ------------------------------------------------------------------------------------
-
-    def _on_keepalive(self) -> None:
-        """Every ping_interval: ping, unless the previous keepalive ping still waits for its pong."""
-        assert self.ping_interval
-        if self._proto.state is not State.OPEN:
-            return  # closing: the close timer takes it from here
-        self._timer("keepalive", self.ping_interval, self._on_keepalive)
-        if self._keepalive_data is not None:
-            return
-        self._keepalive_data = f"wsplay keepalive {next(self._pings)}".encode()
-        self._later_pings.clear()
-        self._emit(FrameType.PING, self._keepalive_data)
-        self._timer("pong", self.ping_timeout or self.ping_interval, self._on_pong_timeout)
-
-    def _on_pong_timeout(self) -> None:
-        if self._proto.state is not State.OPEN:
-            return
-        if self._reading_paused:  # the pong may be waiting behind unread frames: not the server's fault
-            self._timer("pong", self.ping_timeout or self.ping_interval or 1.0, self._on_pong_timeout)
-            return
-        self.close_code, self.close_reason, self.closed_by = 1011, "keepalive ping timeout", "client"
-        if self._proto.close_sent is None:
-            self._proto.close_sent = (1011, self.close_reason)
-            self._emit(FrameType.CLOSE, encode_close_payload(1011, self.close_reason))
-        self._abort()
-
-    def _timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
-        self._cancel(name)
-        if not self._lost:
-            self._timers[name] = asyncio.get_running_loop().call_later(delay, callback)
-
-    def _cancel(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
-    # -- context managers -----------------------------------------------------------------------------
+    # -- context managers -------------------------------------------------------------------------------
 
     def __enter__(self) -> Client:
         if self._opening is None:
@@ -348,63 +480,35 @@ class Client(Receiving):
         await runtime.bridge(self._close(1000, ""))
 
 
-class _Stream(asyncio.BufferedProtocol):
-    """The asyncio side of a Client: a small buffer for the HTTP answer, then the codec's own buffer."""
+class _ResponseReader(asyncio.BufferedProtocol):
+    """The HTTP phase of a client's TCP connection: the server's answer, until its 101."""
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
+    def __init__(self, client: Client, loop: asyncio.AbstractEventLoop) -> None:
+        self._client = client
+        self._loop = loop
         self._head = bytearray(4096)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.client._transport = transport
+        self._client._transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        if self.client._upgraded:
-            return self.client._proto.get_buffer(sizehint)
         return memoryview(self._head)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.client._upgraded:
-            self.client._on_data(nbytes)
-        else:
-            self.client._on_head(bytes(self._head[:nbytes]))
+        self._client._on_head(bytes(self._head[:nbytes]), self._loop)
 
     def eof_received(self) -> bool | None:
         return None  # the server closed its side: close ours too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.client._on_lost()
-
-    def pause_writing(self) -> None:
-        self.client._set_write_paused(True)
-
-    def resume_writing(self) -> None:
-        self.client._set_write_paused(False)
+        self._client._on_head_lost()
 
 
-async def close_all(code: int = 1001, reason: str = "going away", timeout: float | None = None) -> None:
-    """Close every wsplay client of this process that is still open (what `wsplay.stop_all()` ends with).
-
-    Each gets the close handshake within its own close_timeout; with `timeout`, those still open after
-    that many seconds are dropped (at interpreter exit a server that does not answer must not hold it up).
-    """
-    clients = [c for c in list(_open_clients) if not c._lost]
-    if not clients:
-        return
-    tasks = [asyncio.ensure_future(c._close(code, reason)) for c in clients]
-    _, pending = await asyncio.wait(tasks, timeout=timeout)
-    if pending:
-        for c in clients:
-            c._abort()
-        await asyncio.wait(pending, timeout=1.0)
-    for task in tasks:  # a client that failed to close is closed all the same: nothing to report
-        if task.done() and not task.cancelled():
-            task.exception()
-
-
-def connect(url: str, **options: Any) -> Client:
+def connect(url: str, **options: Any) -> Awaitable[Client]:
     """Connect to a WebSocket server and return the open client (options as for `Client`).
+
+    In coroutine code, `await` it.
 
     Raises:
         HandshakeError: the server refused the upgrade ("server answered 404: ...").
@@ -413,14 +517,18 @@ def connect(url: str, **options: Any) -> Client:
         client = wsplay.connect(host.url)
         client.send("hello"); client.receive_text(timeout=1)
     """
-    return runtime.run_sync(Client(url, **options)._open())
+    return Client(url, **options).open()
 
 
 def connect_async(url: str, **options: Any) -> Awaitable[Client]:
-    """`connect()` for `await`, from any loop or thread.
+    """Deprecated: `connect()` follows the calling convention (`await wsplay.connect(url)` in coroutine code)."""
+    warnings.warn(  # deprecated
+        "wsplay.connect_async() is deprecated: use `await wsplay.connect(url)` in coroutine code",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return connect(url, **options)
 
-    Example:
-        client = await wsplay.connect_async(host.url)
-        async for frame in client: print(frame)
-    """
-    return runtime.bridge(Client(url, **options)._open())
+
+def _as_bytes(data: str | bytes | bytearray | memoryview) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)

@@ -1,18 +1,15 @@
-"""asyncio glue: the transport protocol, the connection users write to, and the server."""
+"""The server side: listening, the HTTP phase and upgrade, the handler-facing connection, shutdown."""
 
-from wsplay.engine.frame import Frame, RawFrame
-from wsplay.engine.server import Endpoint, HandlerError, Server
-from wsplay.engine.settings import ServerOptions, Settings
-from wsplay.engine.socket import RequestInfo, SocketConnection
+from wsplay.engine.connection import Endpoint, RequestInfo, ServerState, SocketConnection
+from wsplay.engine.options import ServerOptions
+from wsplay.engine.server import HandlerError, Server
 
 __all__ = [
     "Endpoint",
-    "Frame",
     "HandlerError",
-    "RawFrame",
     "RequestInfo",
     "Server",
     "ServerOptions",
-    "Settings",
+    "ServerState",
     "SocketConnection",
 ]

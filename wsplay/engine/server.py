@@ -8,23 +8,16 @@ import ipaddress
 import logging
 import socket as socketlib
 import time
-from collections.abc import Callable
-from typing import Protocol
+import traceback
+from typing import Any
 
-from wsplay.engine.settings import ServerOptions, Settings
-from wsplay.engine.socket import SocketConnection
-from wsplay.engine.transport import WebsocketTransport
-from wsplay.observe import (
-    ConnectionClosedRecord,
-    ConnectionOpened,
-    HandlerErrorRecord,
-    LimitHit,
-    LoopBlocked,
-    Recorder,
-    Refused,
-)
+from wsplay.engine.connection import Endpoint, SocketConnection
+from wsplay.engine.http import HttpProtocol
+from wsplay.engine.options import ServerOptions
+from wsplay.errors import ConnectionClosed
+from wsplay.observe import HandlerErrorRecord, LimitHit, LoopBlocked, Recorder, Refused
 
-__all__ = ["Endpoint", "HandlerError", "Server"]
+__all__ = ["HandlerError", "Server"]
 
 log = logging.getLogger("wsplay")
 
@@ -34,14 +27,6 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
-
-
-class Endpoint(Protocol):
-    """What a flavor hands the engine: its settings and a coroutine that serves one connection."""
-
-    settings: Settings
-
-    async def serve(self, connection: SocketConnection) -> None: ...
 
 
 class HandlerError:
@@ -73,13 +58,12 @@ class Server:
         self._watchdog: asyncio.Task[None] | None = None
         self.loopback = True  # listening on loopback addresses only (set by start)
         self.connections: dict[int, SocketConnection] = {}
-        self.handler_tasks: set[asyncio.Task[None]] = set()  # the task serving each connection
+        self.handler_tasks: set[asyncio.Task[Any]] = set()  # the task serving each connection
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
-        self.listeners: list[Callable[[str, SocketConnection, object], None]] = []
-        self._transports: set[WebsocketTransport] = set()
-        # Connections still in the HTTP phase -> the loop time their request head is due by, oldest
-        # first: one timer for all of them instead of one per connection (handshakes are many and short).
-        self._handshaking: dict[WebsocketTransport, float] = {}
+        self._http: set[HttpProtocol] = set()  # TCP connections in the HTTP phase, until upgraded or gone
+        # Those whose request head is not answered yet -> the loop time it is due by, oldest first: one
+        # timer for all of them instead of one per connection (handshakes are many and short).
+        self._pending: dict[HttpProtocol, float] = {}
         self._sweep: asyncio.TimerHandle | None = None
         self._server: asyncio.Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop it serves on (set by start)
@@ -99,7 +83,7 @@ class Server:
         """
         self.loop = loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: WebsocketTransport(self), host, port, reuse_address=True, backlog=1024
+            lambda: HttpProtocol(self), host, port, reuse_address=True, backlog=1024
         )
         self.running = True
         self.loopback = all(_is_loopback(sock.getsockname()[0]) for sock in self._server.sockets)
@@ -121,28 +105,43 @@ class Server:
             for conn in list(self.connections.values()):
                 conn.check_stall()
 
-    def _await_request(self, transport: WebsocketTransport) -> None:
+    @property
+    def handshaking(self) -> int:
+        """TCP connections still in the HTTP phase (not upgraded, and not closed yet)."""
+        return len(self._http)
+
+    def track_handshake(self, protocol: HttpProtocol) -> None:
         """A new TCP connection: give it handshake_timeout seconds to send its request head."""
         loop = self.loop
         assert loop is not None
         deadline = loop.time() + self.options.handshake_timeout
-        self._handshaking[transport] = deadline
+        self._http.add(protocol)
+        self._pending[protocol] = deadline
         if self._sweep is None:
             self._sweep = loop.call_at(deadline, self._sweep_handshakes)
+
+    def answered(self, protocol: HttpProtocol) -> None:
+        """That connection's request head was answered: no timeout for it any more."""
+        self._pending.pop(protocol, None)
+
+    def handshake_over(self, protocol: HttpProtocol) -> None:
+        """The HTTP phase of that connection is over: upgraded, or the connection is gone."""
+        self._pending.pop(protocol, None)
+        self._http.discard(protocol)
 
     def _sweep_handshakes(self) -> None:
         """Answer 408 to every connection whose request head is overdue; wait for the next one."""
         self._sweep = None
-        pending = self._handshaking
+        pending = self._pending
         assert self.loop is not None
         now = self.loop.time()
         while pending:
-            transport, deadline = next(iter(pending.items()))
+            protocol, deadline = next(iter(pending.items()))
             if deadline > now:
                 self._sweep = self.loop.call_at(deadline, self._sweep_handshakes)
                 return
-            del pending[transport]
-            transport.on_handshake_timeout()
+            del pending[protocol]
+            protocol.timed_out()
 
     @property
     def sockets(self) -> list[socketlib.socket]:
@@ -159,64 +158,73 @@ class Server:
         if self._server is not None:
             self._server.close()
         timeout = self.options.close_timeout if close_timeout is None else close_timeout
-        sockets = list(self.connections.values())
-        for conn in sockets:
-            try:
-                await conn._close(1001, "server shutting down", by_engine=True)
-            except Exception:  # a connection mid-failure must not stop the others from closing
-                conn._abort(1001)
-        for transport in list(self._transports):
-            if transport.socket is None and transport.transport is not None:
-                transport.transport.abort()  # still in the HTTP phase
+        for protocol in list(self._http):
+            protocol.abort()  # still in the HTTP phase
+        self._pending.clear()
+        connections = list(self.connections.values())
+        # Every client gets 1001 at once; the close handshakes then run side by side.
+        closing = [asyncio.ensure_future(c.shutdown(1001, "server shutting down")) for c in connections]
         # A handler may itself be stopping the host: never wait for (or cancel) the caller's own task.
         current = asyncio.current_task()
-        tasks = [c.task for c in sockets if c.task is not None and c.task is not current]
+        tasks = [c.task for c in connections if c.task is not None and c.task is not current]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
-            for conn in sockets:
+            for conn in connections:
                 if conn.task is not current:
-                    conn._abort(1001, "server shutting down")
+                    await conn.abort()
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
+        if closing:
+            await asyncio.wait(closing, timeout=1)
+            for fut in closing:  # retrieved: a close that failed is a connection already gone
+                if fut.done() and not fut.cancelled():
+                    fut.exception()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
-    # -- events ---------------------------------------------------------------------------------
+    # -- connections ----------------------------------------------------------------------------
 
-    def _emit(self, kind: str, conn: SocketConnection, detail: object = None) -> None:
-        for listener in self.listeners:
+    def serve(self, connection: SocketConnection, endpoint: Endpoint) -> None:
+        """A connection was upgraded: keep it, and run the endpoint's handler for it in a task."""
+        self.connections[connection.id] = connection
+        peer = connection.remote_address
+        log.info("connection %s opened from %s on %s", connection.id, f"{peer[0]}:{peer[1]}" if peer else "?", connection.request.path)
+        assert self.loop is not None
+        connection.task = task = self.loop.create_task(self._serve(endpoint, connection))
+        self.handler_tasks.add(task)
+        task.add_done_callback(self.handler_tasks.discard)
+
+    async def _serve(self, endpoint: Endpoint, connection: SocketConnection) -> None:
+        try:
+            await endpoint.serve(connection)
+        except ConnectionClosed:
+            pass
+        except asyncio.CancelledError:
+            await connection.abort()
+            raise
+        except Exception as exc:
+            self._on_handler_error(connection, exc, traceback.format_exc())
+            await connection.shutdown(1011, f"handler raised {type(exc).__name__}"[:123])
+        finally:
             try:
-                listener(kind, conn, detail)
-            except Exception:  # an observer must never break the server
-                log.exception("wsplay listener failed")
-
-    def _on_open(self, conn: SocketConnection) -> None:
-        self.connections[conn.id] = conn
-        host = conn.remote_address
-        where = f"{host[0]}:{host[1]}" if host else "?"
-        log.info("connection %s opened from %s on %s", conn.id, where, conn.request.path)
-        if self.recorder is not None:
-            self.recorder.event(ConnectionOpened(time.time(), conn.id, where, conn.request.path, conn.request.subprotocol))
-        self._emit("open", conn)
+                # A handler that returned without closing: complete the close handshake for it.
+                await connection.close()
+            except asyncio.CancelledError:
+                await connection.abort()
+                raise
+            finally:
+                self._on_close(connection)
 
     def _on_close(self, conn: SocketConnection) -> None:
         self.connections.pop(conn.id, None)
-        who = "peer" if conn.closed_by_peer else "server"
         reason = f" {conn.close_reason!r}" if conn.close_reason else ""
-        log.info("connection %s closed by %s: %s%s", conn.id, who, conn.close_code, reason)
-        if self.recorder is not None:
-            proto = conn._proto
-            clean = proto.close_sent is not None and proto.close_received is not None
-            self.recorder.event(
-                ConnectionClosedRecord(time.time(), conn.id, conn.close_code or 1006, conn.close_reason, who, clean)
-            )
-            self.recorder.retire(conn.id)
-        self._emit("close", conn)
+        log.info("connection %s closed by the %s: %s%s", conn.id, conn.closed_by, conn.close_code, reason)
 
-    def _on_refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None:
+    def refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None:
+        """A handshake was refused (403 origin, 503 limit): log it and record it."""
         peer = transport.get_extra_info("peername") if transport is not None else None
         where = f"{peer[0]}:{peer[1]}" if peer else "?"
         log.warning("refused a handshake from %s with %s: %s", where, status, why)
@@ -230,5 +238,4 @@ class Server:
         self.errors.append(error)
         log.error("connection %s: handler raised %s: %s; closing it with 1011\n%s", conn.id, type(exc).__name__, exc, tb.rstrip())
         if self.recorder is not None:
-            self.recorder.event(HandlerErrorRecord(time.time(), conn.id, conn._busy_handler, f"{type(exc).__name__}: {exc}", tb))
-        self._emit("error", conn, error)
+            self.recorder.event(HandlerErrorRecord(time.time(), conn.id, conn.handler_name, f"{type(exc).__name__}: {exc}", tb))

@@ -1,20 +1,14 @@
-"""The builder options every flavor shares, and the `Websocket` entry point that picks a flavor."""
+"""The builder options every flavor shares."""
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from wsplay.engine.settings import Settings
+from wsplay.core.options import Settings
+from wsplay.engine.connection import SocketConnection
 
-if TYPE_CHECKING:
-    from wsplay.engine.socket import SocketConnection
-    from wsplay.flavors.functional import FunctionalWebsocket
-    from wsplay.flavors.imperative import ImperativeWebsocket
-    from wsplay.flavors.legacy import LegacyWebsocket
-    from wsplay.flavors.reactive import ReactiveWebsocket
-
-__all__ = ["Websocket", "WebsocketBuilder", "maybe_await"]
+__all__ = ["WebsocketBuilder", "maybe_await"]
 
 B = TypeVar("B", bound="WebsocketBuilder")
 
@@ -61,37 +55,8 @@ class WebsocketBuilder:
         self.settings.subprotocols = tuple(names)
         return self
 
+    def validate(self) -> None:
+        """Raise HostError when this endpoint cannot serve yet (a flavor still missing its handler)."""
+
     async def serve(self, connection: SocketConnection) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class Websocket:
-    """Pick a flavor, as in the seed: `Websocket.reactive()`, `.functional()`, `.imperative()`, `.create()`."""
-
-    @staticmethod
-    def reactive() -> ReactiveWebsocket:
-        """A handler object whose `on_message`, `on_close`, ... the engine calls (the seed's template flavor)."""
-        from wsplay.flavors.reactive import ReactiveWebsocket
-
-        return ReactiveWebsocket()
-
-    @staticmethod
-    def functional() -> FunctionalWebsocket:
-        """Like reactive, with each callback set on the builder."""
-        from wsplay.flavors.functional import FunctionalWebsocket
-
-        return FunctionalWebsocket()
-
-    @staticmethod
-    def imperative() -> ImperativeWebsocket:
-        """A handler that runs its own read loop with `await connection.read_frame()`."""
-        from wsplay.flavors.imperative import ImperativeWebsocket
-
-        return ImperativeWebsocket()
-
-    @staticmethod
-    def create() -> LegacyWebsocket:
-        """The deprecated message-level flavor; use `Websocket.functional()` instead."""
-        from wsplay.flavors.legacy import LegacyWebsocket
-
-        return LegacyWebsocket(stacklevel=3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from wsplay.engine.frame import Frame
-from wsplay.engine.socket import SocketConnection
+from wsplay.core.frame import Frame
+from wsplay.engine.connection import SocketConnection
 from wsplay.flavors.builder import WebsocketBuilder
 from wsplay.flavors.reactive import ReactiveHandler, pump
 

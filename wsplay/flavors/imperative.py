@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from wsplay.engine.socket import SocketConnection
+from wsplay.engine.connection import SocketConnection
+from wsplay.errors import HostError
 from wsplay.flavors.builder import WebsocketBuilder, maybe_await
 
 __all__ = ["ImperativeHandler", "ImperativeWebsocket"]
@@ -32,10 +33,13 @@ class ImperativeWebsocket(WebsocketBuilder):
         self._handler = handler
         return self
 
+    def validate(self) -> None:
+        if self._handler is None:
+            raise HostError("Websocket.imperative() has no handler: call .handler(YourHandler()) on it")
+
     async def serve(self, connection: SocketConnection) -> None:
+        self.validate()
         handler = self._handler
-        if handler is None:
-            raise RuntimeError("Websocket.imperative() has no handler: call .handler(YourHandler()) on it")
         if isinstance(handler, type):
             handler = handler()
         handle = getattr(handler, "handle", handler)

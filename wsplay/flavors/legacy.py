@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from wsplay.engine.socket import RequestInfo, SocketConnection
+from wsplay.engine.connection import RequestInfo, SocketConnection
 from wsplay.errors import ConnectionClosed
 from wsplay.flavors.builder import WebsocketBuilder, maybe_await
 from wsplay.protocol.frames import FrameType
@@ -40,8 +40,9 @@ class LegacyConnection:
         opcode = FrameType.TEXT if isinstance(message, str) else FrameType.BINARY
         return self._socket.write(message, opcode)
 
-    def close(self, code: int = 1000, reason: str = "") -> Awaitable[None]:
-        return self._socket.close(reason, code)
+    def close(self, code: int | None = None, reason: str = "") -> Awaitable[None]:
+        """Close with `code` (1000 by default) and `reason`, as a connection's `close()` does."""
+        return self._socket.close(code, reason)
 
     def __repr__(self) -> str:
         return f"<LegacyConnection {self._socket.id}>"
@@ -102,7 +103,7 @@ class LegacyWebsocket(WebsocketBuilder):
             await maybe_await(self._on_open(connection))
         try:
             while True:
-                frame = await socket._read_frame()
+                frame = await socket.read_frame()
                 kind = frame.type
                 if kind is FrameType.TEXT:
                     if self._on_message:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from wsplay.engine.frame import Frame
-from wsplay.engine.socket import SocketConnection
-from wsplay.errors import ConnectionClosed
+from wsplay.core.frame import Frame
+from wsplay.engine.connection import SocketConnection
+from wsplay.errors import ConnectionClosed, HostError
 from wsplay.flavors.builder import WebsocketBuilder, maybe_await
 from wsplay.protocol.frames import FrameType
 
@@ -73,14 +73,14 @@ async def pump(connection: SocketConnection, handler: Any) -> None:
         FrameType.ERROR: handler.on_error,
     }
     await maybe_await(handler.on_connected(connection))
-    read = connection._read_frame
-    watch = connection._watch
+    read = connection.read_frame
+    watching = connection.watching
     try:
         while True:
             frame = await read()
             callback = dispatch[frame.type]
-            if watch:  # development mode: name what holds the pump if it stalls
-                connection._busy_handler = getattr(callback, "__qualname__", repr(callback))
+            if watching:  # development mode: name what holds the pump if it stalls
+                connection.note_handler(getattr(callback, "__qualname__", repr(callback)))
             result = callback(connection, frame)
             if result is not None and hasattr(result, "__await__"):
                 await result
@@ -105,10 +105,13 @@ class ReactiveWebsocket(WebsocketBuilder):
         self._handler = handler
         return self
 
+    def validate(self) -> None:
+        if self._handler is None:
+            raise HostError("Websocket.reactive() has no handler: call .handler(YourHandler()) on it")
+
     def _handler_for(self, connection: SocketConnection) -> Any:
         handler = self._handler
-        if handler is None:
-            raise RuntimeError("Websocket.reactive() has no handler: call .handler(YourHandler()) on it")
+        self.validate()
         if isinstance(handler, type) or not hasattr(handler, "on_message"):
             return handler()
         return handler

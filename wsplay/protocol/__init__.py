@@ -1,6 +1,6 @@
 """Sans-I/O RFC 6455: bytes in, frames and bytes out; no sockets, no clock, no threads."""
 
-from wsplay.protocol.connection import Connection, Incoming
+from wsplay.protocol.connection import CloseRecord, Connection, Incoming, Side, State
 from wsplay.protocol.frames import (
     CLOSE_CODE_NAMES,
     FrameType,
@@ -14,6 +14,7 @@ from wsplay.protocol.parser import parse_header
 
 __all__ = [
     "CLOSE_CODE_NAMES",
+    "CloseRecord",
     "Connection",
     "FrameType",
     "Header",
@@ -23,4 +24,6 @@ __all__ = [
     "encode_frame",
     "parse_close_payload",
     "parse_header",
+    "Side",
+    "State",
 ]

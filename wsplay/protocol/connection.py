@@ -3,8 +3,9 @@
 Bytes go in either by copy (`receive_data`) or zero-copy (`get_buffer` / `buffer_updated`, the shape
 of `asyncio.BufferedProtocol`); complete frames come out of `next_frame()` one at a time, validated
 (masking, reserved bits and opcodes, control-frame rules, fragmentation order, UTF-8, close payloads,
-size limits). Outgoing frames are encoded by `frame_bytes()`; a client masks them with a key from an
-injectable source so tests can pin it.
+size limits). Every outgoing frame is made here too (`send_frame`, `send_close`, `fail`, `send_raw`), and
+with it the close state: a client masks its frames with a key from an injectable source so tests can
+pin it, and `close_record` says how the connection ended, for every layer above.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable
+from typing import NamedTuple
 
 from wsplay.errors import InvalidState, ProtocolError
 from wsplay.protocol.frames import (
@@ -25,7 +27,7 @@ from wsplay.protocol.frames import (
 from wsplay.protocol.parser import parse_header
 from wsplay.protocol.utf8 import Utf8Validator, decode_text
 
-__all__ = ["Connection", "Incoming", "Side", "State"]
+__all__ = ["CloseRecord", "Connection", "Incoming", "Side", "State"]
 
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 _MIN_FREE = 4 * 1024  # offer at least this much room per read
@@ -43,6 +45,21 @@ class State(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"  # one side has sent a close frame
     CLOSED = "closed"  # both close frames seen, or the connection failed
+
+
+class CloseRecord(NamedTuple):
+    """How a connection ended (or is ending).
+
+    Attributes:
+        code: the close code (1005 when the close frame carried none, 1006 when the connection
+            dropped without one).
+        reason: the close reason.
+        by: "server" or "client": the side that started the close, failed the connection or dropped it.
+    """
+
+    code: int
+    reason: str
+    by: str
 
 
 class Incoming:
@@ -97,6 +114,7 @@ class Connection:
     ) -> None:
         self.side = side
         self._server = side is Side.SERVER
+        self._peer = Side.CLIENT if self._server else Side.SERVER
         self.max_message_size = max_message_size if max_message_size is not None else 1 << 63
         self.max_frame_size = max_frame_size if max_frame_size is not None else 1 << 63
         self.borrow = borrow
@@ -119,9 +137,10 @@ class Connection:
         self._offered = 0
         self._validator: Utf8Validator | None = None
         self._borrowed: list[memoryview] = []
-        self.close_received: tuple[int, str] | None = None
-        self.close_sent: tuple[int | None, str] | None = None
+        self.close_received: tuple[int, str] | None = None  # the peer's close frame: (code, reason)
+        self.close_sent: tuple[int | None, str] | None = None  # ours
         self.failure: ProtocolError | None = None
+        self.close_record: CloseRecord | None = None  # how it ends: the one record every layer reads
         self.eof = False
 
     # -- state ------------------------------------------------------------------------------------
@@ -360,6 +379,7 @@ class Connection:
                 if opcode == 8:
                     incoming.close_code, incoming.close_reason = parse_close_payload(payload)
                     self.close_received = (incoming.close_code, incoming.close_reason)
+                    self._record(incoming.close_code, incoming.close_reason, self._peer)
                 return incoming
         except ProtocolError as exc:  # a bad text payload or close payload: keep the frame for the log
             exc.header, exc.payload = header, bytes(payload[:256])
@@ -446,24 +466,116 @@ class Connection:
         return view
 
     # -- bytes out --------------------------------------------------------------------------------
+    # Every outgoing byte is made here: the I/O layer only moves what these methods return to the
+    # transport, and never writes the close state itself.
 
-    def frame_bytes(self, opcode: int, payload: bytes | bytearray | memoryview = b"", fin: bool = True, rsv: int = 0) -> bytes:
-        """Encode a frame to send; a client masks it. No state is checked: see `check_can_send`."""
-        if self._server:
-            return encode_header(opcode, len(payload), fin, rsv) + payload
-        mask_key = self._mask_source()
-        return encode_header(opcode, len(payload), fin, rsv, mask_key) + apply_mask(payload, mask_key)
+    def send_frame(
+        self, opcode: int, payload: bytes | bytearray | memoryview = b"", fin: bool = True, rsv: int = 0
+    ) -> tuple[bytes, bytes | bytearray | memoryview]:
+        """Encode a data or control frame to send, as (header, payload); a client masks it.
 
-    def check_can_send(self, opcode: int) -> None:
-        """Raise InvalidState when a frame of this type may no longer be sent."""
-        if self.close_sent is not None:
-            kind = FrameType(opcode).name if opcode in (0, 1, 2, 8, 9, 10) else f"opcode {opcode:#x}"
-            raise InvalidState(f"cannot send a {kind} frame: a close frame was already sent on this connection")
+        The payload is returned as it was given when not masked (no copy): send both parts.
+
+        Raises:
+            InvalidState: a close frame was already sent, or the connection failed.
+        """
+        if self.close_sent is not None or self.failure is not None:
+            self._refuse(opcode)
+        return self._encode(opcode, payload, fin, rsv)
+
+    def _refuse(self, opcode: int) -> None:
+        kind = FrameType(opcode).name if opcode in (0, 1, 2, 8, 9, 10) else f"opcode {opcode:#x}"
         if self.failure is not None:
-            raise InvalidState(f"cannot send: the connection failed ({self.failure})")
+            raise InvalidState(f"cannot send a {kind} frame: the connection failed ({self.failure})")
+        raise InvalidState(f"cannot send a {kind} frame: a close frame was already sent on this connection")
 
-    def close_bytes(self, code: int | None = 1000, reason: str = "") -> bytes:
-        """Encode our close frame and remember that it was sent."""
+    def send_close(self, code: int | None = 1000, reason: str = "") -> bytes:
+        """Encode this side's close frame (None: no code, which the peer reads as 1005).
+
+        Starts the close (the record says this side did) unless the peer's close frame came first.
+
+        Raises:
+            InvalidState: a close frame was already sent, or the connection failed.
+            ValueError: the reason is longer than 123 bytes of UTF-8.
+        """
+        if self.close_sent is not None or self.failure is not None:
+            self._refuse(FrameType.CLOSE)
         payload = encode_close_payload(code, reason)
         self.close_sent = (code, reason)
-        return self.frame_bytes(FrameType.CLOSE, payload)
+        self._record(1005 if code is None else code, reason, self.side)
+        head, body = self._encode(FrameType.CLOSE, payload)
+        return head + body
+
+    def fail(self, error: ProtocolError) -> bytes | None:
+        """Fail the connection (RFC 6455 7.1.7) for `error`; return the close frame to send, if one may still be.
+
+        The record says this side closed, with the error's code and its message cut to fit a close frame.
+        """
+        if self.failure is None:
+            self.failure = error
+        reason = str(error).encode("utf-8")[:123].decode("utf-8", "ignore")
+        self.close_record = CloseRecord(error.code, reason, self.side.value)  # the failure is how it ended
+        if self.close_sent is not None:
+            return None
+        self.close_sent = (error.code, reason)
+        head, body = self._encode(FrameType.CLOSE, encode_close_payload(error.code, reason))
+        return head + body
+
+    def _encode(
+        self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool = True, rsv: int = 0
+    ) -> tuple[bytes, bytes | bytearray | memoryview]:
+        if self._server:
+            return encode_header(opcode, len(payload), fin, rsv), payload
+        mask_key = self._mask_source()
+        return encode_header(opcode, len(payload), fin, rsv, mask_key), apply_mask(payload, mask_key)
+
+    def send_raw(
+        self,
+        opcode: int,
+        payload: bytes = b"",
+        *,
+        fin: bool = True,
+        rsv: int = 0,
+        masked: bool | None = None,
+        mask_key: bytes | None = None,
+        length: int | None = None,
+    ) -> tuple[bytes, bytes]:
+        """Encode any frame at all, as (header, payload), valid or not: nothing is checked.
+
+        Args:
+            masked: None masks as this side should (a client does); True or False forces it.
+            mask_key: the 4-byte key to mask with (a fresh one from the mask source when None).
+            length: the payload length to declare, whatever the payload's real length (a lying header).
+
+        A close frame sent this way still counts as sent, so the peer's answer completes the close
+        handshake; the close record is left to that answer (it is the peer's verdict on the frame).
+        """
+        if masked is None:
+            masked = not self._server
+        key = (mask_key if mask_key is not None else self._mask_source()) if masked else None
+        head = encode_header(opcode, len(payload) if length is None else length, fin, rsv, key)
+        if opcode == FrameType.CLOSE and self.close_sent is None and self.failure is None:
+            code = payload[0] << 8 | payload[1] if len(payload) >= 2 else None
+            self.close_sent = (code, bytes(payload[2:]).decode("utf-8", "replace"))
+        return head, (apply_mask(payload, key) if key is not None else payload)
+
+    def abort(self, code: int, reason: str) -> None:
+        """Note that this side is ending the connection without completing the close handshake
+        (a keepalive timeout, a peer that does not read): the record says so, if it is the first word."""
+        self._record(code, reason, self.side)
+
+    def connection_lost(self) -> None:
+        """The transport is gone. With no close record yet, the peer dropped it: 1006 (abnormal closure)."""
+        self._record(1006, "", self._peer)
+
+    # -- the close record -------------------------------------------------------------------------
+
+    def _record(self, code: int, reason: str, by: Side) -> None:
+        """Keep the first word on how the connection ends: whoever started the close, with what."""
+        if self.close_record is None:
+            self.close_record = CloseRecord(code, reason, by.value)
+
+    @property
+    def clean(self) -> bool:
+        """True when a close frame went each way (the close handshake completed)."""
+        return self.close_sent is not None and self.close_received is not None

@@ -115,14 +115,15 @@ class ClientPanel(LivePanel):
             return _payload(self._text.value, self._hex.value)
 
     def _do_connect(self) -> None:
-        from wsplay.client import connect  # the client module is optional for the server panel
+        from wsplay.client import Client  # the client module is optional for the server panel
 
         with self._lock:
             url = self._url.value.strip()
         if self.client is not None and self.client.state in ("connecting", "open"):
             raise ValueError("already connected: press Disconnect first")
         # Nobody calls receive() on a panel's own client: keep no queue, the recorder feeds the log.
-        client = connect(url, **{"queue": False, **self._options})
+        client = Client(url, **{"queue": False, **self._options})
+        client.open()  # from a button's callback: plain code, so this has connected when it returns
         with self._lock:
             self.client = client
             self.frame_log.recorder = client.recorder

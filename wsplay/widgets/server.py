@@ -123,7 +123,7 @@ class ServerPanel(LivePanel):
         with self._lock:
             code, reason = self._code.value, self._reason.value
         for conn in self._chosen():
-            conn.close(reason, code)
+            conn.close(code, reason)
 
     # -- redrawing (the refresher's thread, under the lock) ------------------------------------------
 

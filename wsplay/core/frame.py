@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wsplay.errors import InvalidState, ProtocolError
 from wsplay.protocol.frames import FrameType, Header
-
-if TYPE_CHECKING:
-    from wsplay.engine.socket import SocketConnection
 
 __all__ = ["Frame", "RawFrame"]
 
@@ -25,7 +22,7 @@ class Frame:
 
     Attributes:
         type: FrameType.TEXT, BINARY, CONTINUE, CLOSE, PING, PONG or ERROR.
-        connection: the connection it arrived on.
+        connection: the connection it arrived on (a server's SocketConnection, or a Client).
         error: for ERROR frames, the ProtocolError (its `code` is the close code that answers it).
         close_code, close_reason: for CLOSE frames (1005 when the peer sent no code, 1006 when the
             connection dropped without a close frame).
@@ -36,7 +33,7 @@ class Frame:
     def __init__(
         self,
         type: FrameType,
-        connection: SocketConnection | None,
+        connection: Any,
         payload: bytes | memoryview | None = b"",
         *,
         text: str | None = None,

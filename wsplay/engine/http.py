@@ -1,8 +1,8 @@
-"""The asyncio protocol for one TCP connection: HTTP until the upgrade, then WebSocket frames.
+"""One TCP connection until its upgrade: the request head, then an HTTP answer or a WebSocket connection.
 
-Before the upgrade it collects the request head and answers it (101, the client page, or an HTTP
-error); after it, reads go straight into the connection's reusable receive buffer
-(`asyncio.BufferedProtocol`), and a task runs the endpoint's handler.
+The head is collected in a small buffer and answered: 101 (and the transport goes to a
+`SocketConnection`, whose stream reads straight into the codec's buffer from then on), the client page,
+or an HTTP error that closes the connection.
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ import email.utils
 import ipaddress
 import logging
 import time
-import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.datastructures import MultipleValuesError
 
-from wsplay.engine.socket import RequestInfo, SocketConnection
-from wsplay.errors import ConnectionClosed, HandshakeError
+from wsplay.engine.connection import Endpoint, RequestInfo, SocketConnection
+from wsplay.engine.options import ServerOptions
+from wsplay.errors import HandshakeError
+from wsplay.observe import ConnectionOpened, Recorder
 from wsplay.protocol import handshake
 
-if TYPE_CHECKING:
-    from wsplay.engine.server import Endpoint, Server
-
-__all__ = ["WebsocketTransport"]
+__all__ = ["HttpProtocol", "Listener", "http_date"]
 
 log = logging.getLogger("wsplay")
 
@@ -42,30 +41,63 @@ def http_date() -> str:
     return _date[1]
 
 
-class WebsocketTransport(asyncio.BufferedProtocol):
-    """One TCP connection of a Server."""
+class Listener(Protocol):
+    """What the HTTP phase needs of the server that accepted the connection (wsplay.engine.Server)."""
 
-    def __init__(self, server: Server) -> None:
+    @property
+    def options(self) -> ServerOptions: ...
+
+    @property
+    def recorder(self) -> Recorder | None: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None: ...
+
+    @property
+    def loopback(self) -> bool: ...
+
+    @property
+    def connections(self) -> Mapping[int, SocketConnection]: ...
+
+    @property
+    def handler_tasks(self) -> Collection[asyncio.Task[Any]]: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def resolve(self, path: str) -> Endpoint | None: ...
+
+    def track_handshake(self, protocol: HttpProtocol) -> None: ...
+
+    def answered(self, protocol: HttpProtocol) -> None: ...
+
+    def handshake_over(self, protocol: HttpProtocol) -> None: ...
+
+    def refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None: ...
+
+    def serve(self, connection: SocketConnection, endpoint: Endpoint) -> None: ...
+
+
+class HttpProtocol(asyncio.BufferedProtocol):
+    """The HTTP phase of one TCP connection of a server."""
+
+    def __init__(self, server: Listener) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.socket: SocketConnection | None = None
-        self._reader = handshake.RequestReader(server.options.max_request_size)
+        self._reader: handshake.RequestReader | None = handshake.RequestReader(server.options.max_request_size)
         self._head = bytearray(4096)
-        self._done = False  # an HTTP answer was sent; ignore further bytes
-
-    # -- HTTP phase -------------------------------------------------------------------------------
+        self._done = False  # an HTTP answer was sent, or the connection was upgraded: ignore further bytes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.server._transports.add(self)
-        self.server._await_request(self)
+        self.server.track_handshake(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self._head)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._done:
+        if self._done or self._reader is None:
             return
         try:
             request = self._reader.feed(memoryview(self._head)[:nbytes])
@@ -75,15 +107,26 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         if request is not None:
             self._on_request(request)
 
-    def on_handshake_timeout(self) -> None:
-        """Called by the server when the request head has not arrived in time."""
-        if self.socket is None and self.transport is not None and not self._done:
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.handshake_over(self)
+
+    def timed_out(self) -> None:
+        """The server says the request head has not arrived in time."""
+        if self.transport is not None and not self._done:
             log.info("closing a client that sent no complete request within %s s", self.server.options.handshake_timeout)
             self._answer(handshake.http_response(408, "request timeout\n"), 408, "handshake timeout")
 
+    def abort(self) -> None:
+        """Drop the connection (the server is stopping)."""
+        if self.transport is not None:
+            self.transport.abort()
+
     def _answer(self, response: bytes, status: int, why: str) -> None:
         self._done = True
-        self.server._handshaking.pop(self, None)
+        self.server.answered(self)
         assert self.transport is not None
         self.transport.write(response)
         self.transport.close()
@@ -104,7 +147,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         if refusal is not None:
             status, why, headers = refusal
             self._answer(handshake.http_response(status, why + "\n", headers=headers), status, why)
-            server._on_refused(status, why, self.transport)
+            server.refused(status, why, self.transport)
             return
         try:
             response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols, http_date())
@@ -115,17 +158,18 @@ class WebsocketTransport(asyncio.BufferedProtocol):
 
     def _refusal(self, request: handshake.Request) -> tuple[int, str, dict[str, str]] | None:
         """A foreign Origin gets 403, one client too many 503: (status, why, headers), or None."""
-        options = self.server.options
+        server = self.server
+        options = server.options
         try:
             origin = request.headers.get("Origin")
             host = request.headers.get("Host")
         except MultipleValuesError as exc:  # checked before accept(), which would answer a duplicate Host the same way
             return 400, f"duplicate {exc.args[0]} header", {}
-        why = options.origins.check(origin, host, self.server.loopback or self._arrived_on_loopback())
+        why = options.origins.check(origin, host, server.loopback or self._arrived_on_loopback())
         if why is not None:
             return 403, why, {}
         limit = options.max_connections
-        if limit is not None and len(self.server.connections) >= limit:
+        if limit is not None and len(server.connections) >= limit:
             return 503, f"this server is at its limit of {limit} connections; try again later", {"Retry-After": "5"}
         return None
 
@@ -172,66 +216,31 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         path: str,
         query: str,
     ) -> None:
-        assert self.transport is not None
+        transport = self.transport
+        reader = self._reader
+        assert transport is not None and reader is not None
         server = self.server
-        server._handshaking.pop(self, None)
+        self._done = True
+        server.handshake_over(self)
+        peer = transport.get_extra_info("peername")
         info = RequestInfo(
             method=request.method,
             path=path,
             query=query,
             headers=request.headers,
-            remote_address=self.transport.get_extra_info("peername"),
+            remote_address=peer,
             subprotocol=subprotocol,
             server=server,
         )
-        socket = SocketConnection(self.transport, info, endpoint.settings, server.options, server.recorder, server.loop)
-        self.transport.write(response)
-        leftover = self._reader.leftover()
-        if leftover:
-            socket._proto.receive_data(leftover)
-        self._head = bytearray()  # the HTTP phase is over: keep nothing of it per connection
-        self._reader = None  # type: ignore[assignment]
-        self.socket = socket
-        # From here on asyncio reads straight into the connection's buffer.
-        self.get_buffer = socket._proto.get_buffer  # type: ignore[method-assign]
-        self.buffer_updated = socket.data_received  # type: ignore[method-assign]
-        self.pause_writing = socket.pause_writing  # type: ignore[method-assign]
-        self.resume_writing = socket.resume_writing  # type: ignore[method-assign]
-        server._on_open(socket)
+        connection = SocketConnection(info, endpoint.settings, server.options, server.recorder, server.handler_tasks)
+        transport.write(response)
+        opened = None
+        if server.recorder is not None:
+            where = f"{peer[0]}:{peer[1]}" if peer else "?"
+            opened = ConnectionOpened(time.time(), connection.id, where, path, subprotocol)
         assert server.loop is not None  # a transport exists only while its server runs
-        socket.task = task = server.loop.create_task(self._serve(endpoint, socket))
-        server.handler_tasks.add(task)
-        task.add_done_callback(server.handler_tasks.discard)
-
-    async def _serve(self, endpoint: Endpoint, socket: SocketConnection) -> None:
-        try:
-            await endpoint.serve(socket)
-        except ConnectionClosed:
-            pass
-        except asyncio.CancelledError:
-            socket._abort(1001, "server stopped")
-            raise
-        except Exception as exc:
-            self.server._on_handler_error(socket, exc, traceback.format_exc())
-            if not socket._lost and socket._proto.close_sent is None:
-                name = type(exc).__name__
-                await socket._close(1011, f"handler raised {name}"[:123], by_engine=True)
-        finally:
-            if not socket._lost:
-                try:
-                    await socket._finish_close()
-                except asyncio.CancelledError:
-                    socket._abort(1001, "server stopped")
-                    raise
-            self.server._on_close(socket)
-
-    # -- both phases ------------------------------------------------------------------------------
-
-    def eof_received(self) -> bool | None:
-        return None  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.server._handshaking.pop(self, None)
-        self.server._transports.discard(self)
-        if self.socket is not None:
-            self.socket.connection_lost(exc)
+        # From here on the connection's stream is the transport's protocol and reads into its codec.
+        connection.attach(transport, server.loop, opened, reader.leftover())
+        self._head = bytearray()  # the HTTP phase is over: keep nothing of it
+        self._reader = None
+        server.serve(connection, endpoint)
