@@ -9,8 +9,11 @@ import this module (pyproject puts tests/ on the path) and hand the helpers to t
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 from testenv import UNIT
 
 KEY = base64.b64encode(b"wsplay-test-key!").decode()  # 16 bytes, as RFC 6455 4.1 asks
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 # -- bytes made by hand ---------------------------------------------------------------------------
@@ -302,6 +306,114 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+# -- a scripted raw server --------------------------------------------------------------------------
+
+
+def accept_key(key: bytes) -> bytes:
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + GUID).digest())
+
+
+def switching_protocols(key: bytes, *extra: bytes) -> bytes:
+    """The right 101 answer head for `key`, with extra header lines."""
+    lines = [b"HTTP/1.1 101 Switching Protocols", b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Accept: " + accept_key(key), *extra]
+    return b"\r\n".join(lines)
+
+
+def server_frame(opcode: int, payload: bytes = b"", fin: bool = True, rsv: int = 0, mask: bytes | None = None, length_override: int | None = None) -> bytes:
+    """Encode one frame as a server would (unmasked), or masked on purpose with `mask`."""
+    return mask_frame(opcode, payload, fin, rsv, mask=mask or b"\0\0\0\0", masked=mask is not None, length_override=length_override)
+
+
+class RawServer:
+    """A scripted server: completes one opening handshake by hand, sends `after_101` right behind the 101,
+    then only listens (to see the exact bytes a client sends, and to stay silent on purpose).
+
+    Args:
+        after_101: bytes to send right behind the answer (frames made with `server_frame`, or any bytes).
+        answer: a function of the request's Sec-WebSocket-Key giving the whole HTTP answer head
+            (without the blank line), to answer a handshake wrongly; the right 101 by default.
+    """
+
+    GUID = GUID
+
+    def __init__(self, after_101: bytes = b"", answer: Callable[[bytes], bytes] | None = None) -> None:
+        self.after_101 = after_101
+        self.answer = answer
+        self.received = bytearray()
+        self.eof = threading.Event()
+        self._stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _recv(self, conn: socket.socket) -> bytes | None:
+        """Bytes, b"" at EOF, or None when nothing came in 50 ms."""
+        try:
+            return conn.recv(65536)
+        except socket.timeout:
+            return None
+        except OSError:
+            return b""
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+                break
+            except socket.timeout:
+                continue
+        else:
+            return
+        conn.settimeout(0.05)
+        head = b""
+        with conn:
+            while b"\r\n\r\n" not in head and not self._stop.is_set():
+                chunk = self._recv(conn)
+                if chunk == b"":
+                    return
+                head += chunk or b""
+            head, _, rest = head.partition(b"\r\n\r\n")
+            found = re.search(rb"(?im)^sec-websocket-key:\s*(\S+)", head)
+            assert found, head
+            self.request = head
+            answer = (self.answer or switching_protocols)(found.group(1))
+            conn.sendall(answer + b"\r\n\r\n" + self.after_101)
+            self.received += rest
+            while not self._stop.is_set():
+                chunk = self._recv(conn)
+                if chunk == b"":
+                    break
+                self.received += chunk or b""
+        self.eof.set()
+
+    def frames(self) -> list[tuple[int, bytes | None, bytes]]:
+        """The client frames received so far, decoded by hand: (first byte, mask key, unmasked payload)."""
+        out, data, pos = [], bytes(self.received), 0
+        while len(data) - pos >= 2:
+            b0, b1 = data[pos], data[pos + 1]
+            length, p = b1 & 0x7F, pos + 2
+            if length == 126:
+                (length,), p = struct.unpack("!H", data[p : p + 2]), p + 2
+            elif length == 127:
+                (length,), p = struct.unpack("!Q", data[p : p + 8]), p + 8
+            key = data[p : p + 4] if b1 & 0x80 else None
+            p += 4 if key else 0
+            if len(data) < p + length:
+                break
+            body = data[p : p + length]
+            out.append((b0, key, bytes(b ^ key[i % 4] for i, b in enumerate(body)) if key else body))
+            pos = p + length
+        return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5 * UNIT)
+        self.listener.close()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 0.01) -> bool:

@@ -1,7 +1,7 @@
 """`Host` lifecycle as notebooks use it: start twice, stop twice, from threads and from running loops.
 
 Every host listens on 127.0.0.1 and is stopped by the `hosts` fixture; every subprocess is killed
-by its PID. Each wait is a multiple of UNIT.
+by its PID. Each wait is a multiple of WAIT.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -26,9 +26,9 @@ import wsplay
 import wsplay.examples
 from wsplay import Host, HostError, InvalidState, runtime
 
-from testenv import wait_for
+from testenv import UNIT, wait_for
 
-UNIT = 5.0  # seconds
+WAIT = 5 * UNIT  # seconds: each wait here
 
 
 def free_port() -> int:
@@ -38,38 +38,31 @@ def free_port() -> int:
 
 
 def client(url: str):
-    return connect(url, open_timeout=UNIT, close_timeout=UNIT)
+    return connect(url, open_timeout=WAIT, close_timeout=WAIT)
 
 
 def echo_once(url: str, text: str = "ping?") -> str:
     with client(url) as ws:
         ws.send(text)
-        return ws.recv(timeout=UNIT)
+        return ws.recv(timeout=WAIT)
 
 
 def close_code_seen(ws) -> int | None:
     """Block until the server closes `ws`; return the code of its close frame."""
     with pytest.raises(ConnectionClosed) as info:
         while True:
-            ws.recv(timeout=UNIT)
+            ws.recv(timeout=WAIT)
     return info.value.rcvd.code if info.value.rcvd else None
 
 
 @pytest.fixture
-def hosts() -> Iterator[Callable[..., Host]]:
-    """`hosts(port=0)` builds an echo host (not started); all of them are stopped at teardown."""
-    made: list[Host] = []
+def hosts(hosts: Callable[..., Host]) -> Callable[..., Host]:
+    """The shared factory (tests/conftest.py): `hosts(port=0)` builds an echo host, not started yet."""
 
     def make(port: int = 0) -> Host:
-        host = Host.create().handler(wsplay.examples.echo()).port(port).close_timeout(UNIT)
-        made.append(host)
-        return host
+        return hosts(wsplay.examples.echo(), port=port, start=False, close_timeout=WAIT)
 
-    try:
-        yield make
-    finally:
-        for host in made:
-            host.stop()
+    return make
 
 
 # -- start ----------------------------------------------------------------------------------------
@@ -80,7 +73,7 @@ def test_start_twice_on_one_port_replaces_the_first_host(hosts):
     first = hosts(port).start()
     with client(first.url) as ws:
         ws.send("before")
-        assert ws.recv(timeout=UNIT) == "before"
+        assert ws.recv(timeout=WAIT) == "before"
         second = hosts(port).start()  # re-running the cell that starts the host
         assert close_code_seen(ws) == 1001
     assert not first.running
@@ -95,7 +88,7 @@ def test_starting_the_same_host_twice_is_harmless(hosts):
         assert host.start() is host
         assert host.running and host.bound_port == port
         ws.send("still connected")
-        assert ws.recv(timeout=UNIT) == "still connected"
+        assert ws.recv(timeout=WAIT) == "still connected"
         assert len(host.connections) == 1
 
 
@@ -132,7 +125,7 @@ def test_a_port_held_by_another_program_raises_host_error():
         assert not host.running
     finally:
         holder.kill()
-        holder.wait(UNIT)
+        holder.wait(WAIT)
         if holder.stdout is not None:
             holder.stdout.close()
 
@@ -152,7 +145,7 @@ def test_start_and_stop_from_inside_a_running_event_loop(hosts):
         await host.stop()
         return seen
 
-    assert asyncio.run(asyncio.wait_for(main(), 4 * UNIT)) == ["one", "two"]
+    assert asyncio.run(asyncio.wait_for(main(), 4 * WAIT)) == ["one", "two"]
     assert not host.running
 
 
@@ -167,7 +160,7 @@ def test_start_without_await_in_coroutine_code_says_to_await(hosts):
         await host.stop()
         return str(info.value)
 
-    message = asyncio.run(asyncio.wait_for(main(), 4 * UNIT))
+    message = asyncio.run(asyncio.wait_for(main(), 4 * WAIT))
     assert "Host.start" in message and "has not finished" in message
 
 
@@ -180,7 +173,7 @@ def test_start_on_the_wsplay_loop_is_awaited(hosts):
         await host.stop()
         return running
 
-    assert runtime.run_sync(on_loop(), UNIT) is True
+    assert runtime.run_sync(on_loop(), WAIT) is True
     assert not host.running
 
 
@@ -192,7 +185,7 @@ def test_the_old_async_twins_warn_and_still_work(hosts):
             assert await host.start_async() is host
         await host.stop()
 
-    asyncio.run(asyncio.wait_for(main(), 4 * UNIT))
+    asyncio.run(asyncio.wait_for(main(), 4 * WAIT))
     assert not host.running
 
 
@@ -275,14 +268,14 @@ def test_awaiting_stop_from_a_loop_that_holds_a_client_returns_promptly(hosts):
     host = hosts().close_timeout(1).start()
 
     async def main() -> float:
-        async with async_connect(host.url, open_timeout=UNIT, close_timeout=UNIT) as ws:
+        async with async_connect(host.url, open_timeout=WAIT, close_timeout=WAIT) as ws:
             await ws.send("x")
             assert await ws.recv() == "x"
             started = time.monotonic()
             await host.stop()
             return time.monotonic() - started
 
-    assert asyncio.run(asyncio.wait_for(main(), 2 * UNIT)) < 0.5
+    assert asyncio.run(asyncio.wait_for(main(), 2 * WAIT)) < 0.5
 
 
 # -- threads --------------------------------------------------------------------------------------
@@ -303,17 +296,17 @@ def test_write_to_a_connection_from_another_thread_and_a_foreign_loop(hosts):
 
         worker = threading.Thread(target=from_thread)
         worker.start()
-        worker.join(UNIT)
+        worker.join(WAIT)
         assert not worker.is_alive() and errors == []
-        assert ws.recv(timeout=UNIT) == "from a thread"
+        assert ws.recv(timeout=WAIT) == "from a thread"
 
         async def foreign() -> None:
             await connection.write("from a foreign loop")
             await connection.write(b"\x00\x01", wsplay.FrameType.BINARY)
 
-        asyncio.run(asyncio.wait_for(foreign(), UNIT))
-        assert ws.recv(timeout=UNIT) == "from a foreign loop"
-        assert ws.recv(timeout=UNIT) == b"\x00\x01"
+        asyncio.run(asyncio.wait_for(foreign(), WAIT))
+        assert ws.recv(timeout=WAIT) == "from a foreign loop"
+        assert ws.recv(timeout=WAIT) == b"\x00\x01"
 
 
 def test_the_server_answers_while_the_thread_that_started_it_sleeps(hosts):
@@ -328,18 +321,18 @@ def test_the_server_answers_while_the_thread_that_started_it_sleeps(hosts):
     blocker = threading.Thread(target=cell, name="sleeping-cell")
     blocker.start()
     try:
-        assert started.wait(UNIT)
+        assert started.wait(WAIT)
         round_trips = 0
         with client(host.url) as ws:
             deadline = time.monotonic() + 1.0
             while time.monotonic() < deadline:
                 ws.send(f"m{round_trips}")
-                assert ws.recv(timeout=UNIT) == f"m{round_trips}"
+                assert ws.recv(timeout=WAIT) == f"m{round_trips}"
                 round_trips += 1
         assert blocker.is_alive(), "the measurement must happen while the starting thread sleeps"
         assert round_trips > 100
     finally:
-        blocker.join(2 * UNIT)
+        blocker.join(2 * WAIT)
 
 
 def test_run_sync_on_the_loop_thread_raises_instead_of_deadlocking():
@@ -354,8 +347,8 @@ def test_run_sync_on_the_loop_thread_raises_instead_of_deadlocking():
         return str(info.value)
 
     started = time.monotonic()
-    message = runtime.run_sync(on_loop(), UNIT)
-    assert time.monotonic() - started < UNIT
+    message = runtime.run_sync(on_loop(), WAIT)
+    assert time.monotonic() - started < WAIT
     assert "block" in message
 
 
@@ -380,7 +373,7 @@ def test_url_forms(hosts):
 
 def test_development_serves_the_client_page(hosts):
     host = hosts().development().start()
-    with urllib.request.urlopen(host.client_url, timeout=UNIT) as response:
+    with urllib.request.urlopen(host.client_url, timeout=WAIT) as response:
         assert response.status == 200
         assert response.headers.get_content_type() == "text/html"
         page = response.read().decode("utf-8")
@@ -391,7 +384,7 @@ def test_development_serves_the_client_page(hosts):
 def test_without_development_a_plain_get_gets_426(hosts):
     host = hosts().start()
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(host.client_url, timeout=UNIT)
+        urllib.request.urlopen(host.client_url, timeout=WAIT)
     info.value.close()
     assert info.value.code == 426
 
@@ -406,7 +399,7 @@ def test_console_logs_connections(hosts, caplog):
             wait_for(lambda: len(host.connections) == 1, what="the connection")
             connection_id = host.connections[0].id
             ws.send("x")
-            ws.recv(timeout=UNIT)
+            ws.recv(timeout=WAIT)
         wait_for(lambda: not host.connections, what="the close")
         wait_for(
             lambda: any(f"connection {connection_id} closed" in m for m in caplog.messages),

@@ -10,31 +10,12 @@ import pytest
 
 from websockets.sync.client import connect
 
-from wsplay import FrameType, Host, Websocket
+from wsplay import FrameType, Websocket
 from wsplay.examples import echo
 from wsplay.observe import FrameRecord, PumpStall, Recorder
 from wsplay.protocol.frames import Header, encode_header
 
-from testenv import wait_for
-
-UNIT = 1.0
-
-
-@pytest.fixture
-def hosts():
-    started: list[Host] = []
-
-    def make(builder, **kw) -> Host:
-        host = Host.create().handler(builder).port(0)
-        if kw.get("development"):
-            host.development().stall_threshold(kw.get("threshold", 0.3))
-        started.append(host)
-        return host
-
-    yield make
-    for host in started:
-        host.stop()
-
+from testenv import UNIT, wait_for
 
 # -- the recorder on its own ------------------------------------------------------------------------
 
@@ -63,7 +44,7 @@ def test_preview_of_a_borrowed_view_is_a_copy() -> None:
 
 
 def test_disabled_recorder_records_nothing_through_the_host(hosts) -> None:
-    host = hosts(echo()).record(False).start()
+    host = hosts(echo(), configure=lambda h: h.record(False))
     with connect(host.url) as ws:
         ws.send("hi")
         assert ws.recv(timeout=2 * UNIT) == "hi"
@@ -71,7 +52,7 @@ def test_disabled_recorder_records_nothing_through_the_host(hosts) -> None:
 
 
 def test_snapshots_are_safe_while_the_loop_records(hosts) -> None:
-    host = hosts(echo()).record(50).start()
+    host = hosts(echo(), configure=lambda h: h.record(50))
     stop = threading.Event()
     snapshots = [0]
 
@@ -99,7 +80,7 @@ def test_snapshots_are_safe_while_the_loop_records(hosts) -> None:
 
 
 def test_frames_both_ways_with_their_wire_headers(hosts) -> None:
-    host = hosts(echo()).start()
+    host = hosts(echo())
     with connect(host.url) as ws:
         ws.send("hello")
         assert ws.recv(timeout=2 * UNIT) == "hello"
@@ -132,7 +113,7 @@ def test_frames_both_ways_with_their_wire_headers(hosts) -> None:
 
 
 def test_a_protocol_error_is_recorded_as_a_close_with_its_code(hosts) -> None:
-    host = hosts(Websocket.functional().max_message_size(100)).start()
+    host = hosts(Websocket.functional().max_message_size(100))
     with connect(host.url, max_size=None) as ws:
         ws.send("x" * 200)
         with pytest.raises(Exception):
@@ -148,7 +129,7 @@ def test_handler_errors_are_recorded_with_their_traceback(hosts) -> None:
     async def on_message(connection, frame):
         raise ValueError("boom")
 
-    host = hosts(Websocket.functional().on_message(on_message)).start()
+    host = hosts(Websocket.functional().on_message(on_message))
     with connect(host.url) as ws:
         ws.send("x")
         with pytest.raises(Exception):
@@ -166,7 +147,7 @@ def test_a_slow_handler_is_reported_as_a_stall_with_the_waiting_ping(hosts) -> N
         await asyncio.sleep(1.0 * UNIT)
         await connection.write(frame.data_as_string())
 
-    host = hosts(Websocket.functional().on_message(slow), development=True, threshold=0.3 * UNIT).start()
+    host = hosts(Websocket.functional().on_message(slow), development=True, configure=lambda h: h.stall_threshold(0.3 * UNIT))
     with connect(host.url) as ws:
         ws.send("a")
         time.sleep(0.1 * UNIT)
@@ -185,7 +166,7 @@ def test_a_slow_handler_is_reported_as_a_stall_with_the_waiting_ping(hosts) -> N
 
 
 def test_a_fast_handler_is_not_reported(hosts) -> None:
-    host = hosts(echo(), development=True, threshold=0.2 * UNIT).start()
+    host = hosts(echo(), development=True, configure=lambda h: h.stall_threshold(0.2 * UNIT))
     with connect(host.url) as ws:
         for i in range(200):
             ws.send(str(i))
@@ -199,7 +180,7 @@ def test_time_sleep_in_a_handler_is_reported_as_a_blocked_loop(hosts) -> None:
         time.sleep(0.6 * UNIT)  # the pitfall: blocks every connection, not just this one
         await connection.write("done")
 
-    host = hosts(Websocket.functional().on_message(blocking), development=True, threshold=0.3 * UNIT).start()
+    host = hosts(Websocket.functional().on_message(blocking), development=True, configure=lambda h: h.stall_threshold(0.3 * UNIT))
     with connect(host.url) as ws:
         ws.send("go")
         ws.send("more")
@@ -219,7 +200,7 @@ def test_interleaved_fragmented_writes_are_reported_and_still_sent(hosts) -> Non
 
         await asyncio.gather(writer("a"), writer("b"))
 
-    host = hosts(Websocket.functional().on_message(on_message), development=True).start()
+    host = hosts(Websocket.functional().on_message(on_message), development=True, configure=lambda h: h.stall_threshold(0.3 * UNIT))
     with connect(host.url) as ws:
         ws.send("go")
         with pytest.raises(Exception) as info:  # the client sees the broken stream
@@ -240,7 +221,7 @@ def test_locked_fragmented_writes_are_not_reported(hosts) -> None:
 
         await asyncio.gather(writer("a"), writer("b"))
 
-    host = hosts(Websocket.functional().on_message(on_message), development=True).start()
+    host = hosts(Websocket.functional().on_message(on_message), development=True, configure=lambda h: h.stall_threshold(0.3 * UNIT))
     with connect(host.url) as ws:
         ws.send("go")
         assert sorted([ws.recv(timeout=2 * UNIT), ws.recv(timeout=2 * UNIT)]) == ["a1a2", "b1b2"]
@@ -248,7 +229,7 @@ def test_locked_fragmented_writes_are_not_reported(hosts) -> None:
 
 
 def test_fragments_from_one_thread_are_not_reported(hosts) -> None:
-    host = hosts(Websocket.functional(), development=True).start()
+    host = hosts(Websocket.functional(), development=True, configure=lambda h: h.stall_threshold(0.3 * UNIT))
     with connect(host.url) as ws:
         wait_for(lambda: host.connections, what="the connection")
         conn = host.connections[0]
@@ -261,7 +242,7 @@ def test_fragments_from_one_thread_are_not_reported(hosts) -> None:
 
 def test_to_dataframe(hosts) -> None:
     pd = pytest.importorskip("pandas")
-    host = hosts(echo()).start()
+    host = hosts(echo())
     with connect(host.url) as ws:
         ws.send("hi")
         ws.recv(timeout=2 * UNIT)

@@ -32,6 +32,16 @@ def missing(why: str) -> None:
     pytest.skip(why)
 
 
+def echo_endpoint() -> Any:
+    """An echo endpoint independent of wsplay's examples module: text as text, binary as binary."""
+    from wsplay import Websocket
+
+    async def echo(connection: Any, frame: Any) -> None:
+        await connection.write(frame.data, frame.type)
+
+    return Websocket.functional().on_message(echo).on_binary(echo)
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 5 * UNIT, what: str = "condition") -> float:
     """Poll `condition` until it holds and return the seconds that took; fail the test past `timeout`."""
     start = time.monotonic()

@@ -17,6 +17,10 @@ import wsplay
 import wsplay.examples
 from wsplay import FrameType, ReactiveHandler, Websocket
 
+from testenv import UNIT, wait_for
+
+WAIT = 5 * UNIT  # seconds: every wait of the chat scenarios
+
 FLAVORS = ["reactive", "functional", "imperative", "legacy"]
 
 
@@ -117,15 +121,15 @@ def assert_quiet(ws) -> None:
         pytest.fail(f"unexpected extra message {extra!r}")
 
 
-def chat_scenario(host: wsplay.Host, flavor: str, serve) -> None:
-    unit = serve.UNIT
+def chat_scenario(host: wsplay.Host, flavor: str) -> None:
+    unit = WAIT
     kw = {"open_timeout": unit, "close_timeout": unit}
     with connect(host.url, **kw) as a:
-        serve.wait_for(lambda: len(host.connections) == 1, what="client a")
+        wait_for(lambda: len(host.connections) == 1, what="client a")
         with connect(host.url, **kw) as b:
-            serve.wait_for(lambda: len(host.connections) == 2, what="client b")
+            wait_for(lambda: len(host.connections) == 2, what="client b")
             with connect(host.url, **kw) as c:
-                serve.wait_for(lambda: len(host.connections) == 3, what="client c")
+                wait_for(lambda: len(host.connections) == 3, what="client c")
                 clients = [a, b, c]
 
                 # One sender at a time: everyone gets its burst, numbered and in order.
@@ -150,7 +154,7 @@ def chat_scenario(host: wsplay.Host, flavor: str, serve) -> None:
 
                 # The middle client leaves; the others keep chatting.
                 b.close()
-                serve.wait_for(lambda: len(host.connections) == 2, what="b's connection to end")
+                wait_for(lambda: len(host.connections) == 2, what="b's connection to end")
                 a.send("still here")
                 c.send("me too")
                 # The seed's imperative handler numbers a client once, when it connects; the
@@ -159,41 +163,41 @@ def chat_scenario(host: wsplay.Host, flavor: str, serve) -> None:
                 for receiver in (a, c):
                     assert recv_n(receiver, 2, unit) == ["[0]: still here", f"[{c_number}]: me too"]
                     assert_quiet(receiver)
-    serve.wait_for(lambda: not host.connections, what="every connection to end")
+    wait_for(lambda: not host.connections, what="every connection to end")
     assert host.errors == []
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_example_chat(flavor, serve):
-    host = serve(example_chat(flavor))
-    chat_scenario(host, flavor, serve)
+def test_example_chat(flavor, hosts):
+    host = hosts(example_chat(flavor))
+    chat_scenario(host, flavor)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_seed_chat(flavor, serve):
-    host = serve(SEED[flavor]())
-    chat_scenario(host, flavor, serve)
+def test_seed_chat(flavor, hosts):
+    host = hosts(SEED[flavor]())
+    chat_scenario(host, flavor)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_seed_handlers_answer_pings_with_their_data(flavor, serve):
+def test_seed_handlers_answer_pings_with_their_data(flavor, hosts):
     # Reactive and functional by the default on_ping, imperative by the seed's bare pong(),
     # legacy by the flavor itself: the pong must carry the ping's data for the client to match it.
-    host = serve(SEED[flavor]())
-    with connect(host.url, open_timeout=serve.UNIT, close_timeout=serve.UNIT) as ws:
+    host = hosts(SEED[flavor]())
+    with connect(host.url, open_timeout=WAIT, close_timeout=WAIT) as ws:
         for data in (b"abc", b"", bytes(range(125))):
-            assert ws.ping(data).wait(serve.UNIT), f"no pong for ping {data!r}"
+            assert ws.ping(data).wait(WAIT), f"no pong for ping {data!r}"
         ws.send("after pings")
-        assert ws.recv(timeout=serve.UNIT) == "[0]: after pings"
+        assert ws.recv(timeout=WAIT) == "[0]: after pings"
 
 
-def test_reactive_default_on_ping_answers_with_the_pings_data(serve):
+def test_reactive_default_on_ping_answers_with_the_pings_data(hosts):
     class Quiet(ReactiveHandler):
         pass  # every default kept
 
-    host = serve(Websocket.reactive().handler(Quiet()))
-    with connect(host.url, open_timeout=serve.UNIT, close_timeout=serve.UNIT) as ws:
-        assert ws.ping(b"abc").wait(serve.UNIT)
+    host = hosts(Websocket.reactive().handler(Quiet()))
+    with connect(host.url, open_timeout=WAIT, close_timeout=WAIT) as ws:
+        assert ws.ping(b"abc").wait(WAIT)
 
 
 # -- the legacy flavor's warning ------------------------------------------------------------------
@@ -245,13 +249,13 @@ def json_echo(flavor: str):
 
 
 @pytest.mark.parametrize("flavor", ["reactive", "functional", "imperative"])
-def test_json_payload_round_trip(flavor, serve):
-    host = serve(json_echo(flavor))
+def test_json_payload_round_trip(flavor, hosts):
+    host = hosts(json_echo(flavor))
     values = [{"a": 1, "b": [1, 2.5, None, True], "ü": "snow ☃"}, [], "text", 42, None]
-    with connect(host.url, open_timeout=serve.UNIT, close_timeout=serve.UNIT) as ws:
+    with connect(host.url, open_timeout=WAIT, close_timeout=WAIT) as ws:
         for value in values:
             ws.send(json.dumps(value))
-            answer = ws.recv(timeout=serve.UNIT)
+            answer = ws.recv(timeout=WAIT)
             assert isinstance(answer, str)  # write_payload sends a text frame
             assert json.loads(answer) == {"got": value, "type": "TEXT"}
     assert host.errors == []

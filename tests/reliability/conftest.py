@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from wsplay import Host, Websocket
 
 from rawws import KEY, UNIT, RawClient, close_code_of, mask_frame, parse_server_frames, upgrade_request, wait_for
+from testenv import echo_endpoint
 
 HERE = Path(__file__).resolve().parent
 LOADGEN = HERE / "loadgen.py"
@@ -65,15 +65,6 @@ def check_echo(ws: Any, rng: random.Random, rounds: int = 1) -> int:
         answer = ws.recv(timeout=5 * UNIT)
         assert type(answer) is type(message) and answer == message, "echo was lost or corrupted"
     return rounds
-
-
-def echo_builder():
-    """An echo endpoint independent of the examples module: text as text, binary as binary."""
-
-    async def echo(connection, frame):
-        await connection.write(frame.data, frame.type)
-
-    return Websocket.functional().on_message(echo).on_binary(echo)
 
 
 class AsyncThread:
@@ -118,7 +109,7 @@ class Rel:
     rss_mib = staticmethod(rss_mib)
     ws_client = staticmethod(ws_client)
     check_echo = staticmethod(check_echo)
-    echo_builder = staticmethod(echo_builder)
+    echo_builder = staticmethod(echo_endpoint)
 
 
 @pytest.fixture
@@ -127,42 +118,6 @@ def rel() -> type[Rel]:
 
 
 # -- owned resources ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def hosts() -> Iterator[Callable[..., Host]]:
-    """A factory of hosts on 127.0.0.1:0 with test-sized timeouts: `hosts(builder, configure=None)`.
-
-    `configure(host)` may set more options before `start()`; pass `start=False` to get it unstarted
-    (it is stopped after the test all the same).
-    """
-    made: list[Host] = []
-
-    def make(builder=None, configure: Callable[[Host], Any] | None = None, start: bool = True) -> Host:
-        host = Host.create().handler(builder or echo_builder()).port(0).close_timeout(2 * UNIT).handshake_timeout(3 * UNIT)
-        if configure is not None:
-            configure(host)
-        made.append(host)
-        return host.start() if start else host
-
-    yield make
-    for host in made:
-        host.stop()
-
-
-@pytest.fixture
-def raw_client() -> Iterator[Callable[..., RawClient]]:
-    """A factory of raw clients; every one is closed after the test."""
-    clients: list[RawClient] = []
-
-    def make(port: int, **kwargs: Any) -> RawClient:
-        client = RawClient(port, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 @pytest.fixture

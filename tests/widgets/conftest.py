@@ -10,8 +10,8 @@ Helpers are offered through fixtures: test directories have no `__init__.py`, so
 
 from __future__ import annotations
 
+import functools
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,11 +21,9 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from wsplay import Host, Websocket  # noqa: E402
-from wsplay.examples import build_example  # noqa: E402
 
-from testenv import wait_for
+from testenv import UNIT, wait_for
 
-UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))  # seconds; every wait is a multiple of it
 
 _ids = itertools.count(1)
 
@@ -96,21 +94,9 @@ def kit() -> type[Kit]:
 
 
 @pytest.fixture
-def hosts() -> Iterator[Callable[..., Host]]:
-    """`hosts(websocket=None, start=True)`: a host on 127.0.0.1 port 0 (echo by default), stopped after the test."""
-    made: list[Host] = []
-
-    def make(websocket: Any = None, start: bool = True, routes: dict[str, Any] | None = None) -> Host:
-        host = Host.create().handler(websocket or build_example("echo", "functional")).port(0)
-        for path, ws in (routes or {}).items():
-            host.route(path, ws)
-        host.close_timeout(2 * UNIT).development()
-        made.append(host)
-        return host.start() if start else host
-
-    yield make
-    for host in made:
-        host.stop()
+def hosts(hosts: Callable[..., Host]) -> Callable[..., Host]:
+    """The shared factory (tests/conftest.py), in development mode: the panels show its pitfall reports."""
+    return functools.partial(hosts, development=True)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from websockets.sync.client import connect
 from wsplay.widgets import ServerPanel
 from wsplay.widgets.refresh import _descendants
 
+from testenv import echo_endpoint
+
 EVIL = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
@@ -19,7 +21,7 @@ def _html_values(panel) -> list[str]:
 
 
 def test_a_peer_cannot_put_markup_into_the_panel(comms, hosts, boom, kit) -> None:
-    host = hosts(routes={"/boom": boom})
+    host = hosts(echo_endpoint(), routes={"/boom": boom})
     panel = ServerPanel(host)
     with connect(host.url) as ws:
         ws.send(EVIL)

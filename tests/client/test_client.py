@@ -1,40 +1,34 @@
 """The kernel-side client against real servers on 127.0.0.1: wsplay's own host, websockets' server, raw sockets.
 
-websockets' server checks our client codec against another implementation; the raw server completes
-the handshake by hand (no WebSocket library) and then only listens, to see the exact bytes we send
-and to stay silent on purpose. Every host, thread and socket is stopped by its fixture; every wait is
-a multiple of UNIT.
+websockets' server checks our client codec against another implementation; the raw server
+(tests/rawws.py) completes the handshake by hand (no WebSocket library) and then only listens, to see
+the exact bytes we send and to stay silent on purpose. Every host, thread and socket is stopped by its
+fixture; every wait is a multiple of UNIT.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import os
-import re
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from websockets.asyncio.server import serve
-from websockets.exceptions import ConnectionClosed as WebsocketsClosed
 
 import wsplay
 import wsplay.examples
 from wsplay import ConnectionClosed, FrameType, HandshakeError, Host, InvalidState
 from wsplay.client import Client, connect, connect_async
 
-from testenv import wait_for
+from testenv import UNIT, wait_for
 
-UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))
 RFC_MASK = bytes.fromhex("37fa213d")  # RFC 6455 5.7's example mask
 
 
@@ -64,190 +58,6 @@ def receive_until_close(client: Client) -> list[Any]:
         frames.append(frame)
         if frame.type in (FrameType.CLOSE, FrameType.ERROR):
             return frames
-
-
-# -- servers --------------------------------------------------------------------------------------------
-
-
-def start_host(builder: Any = None, route: str | None = None) -> Host:
-    host = Host.create()
-    builder = builder if builder is not None else wsplay.examples.echo()
-    host = host.route(route, builder) if route else host.handler(builder)
-    return host.port(0).close_timeout(2 * UNIT).start()
-
-
-@pytest.fixture
-def echo_host() -> Iterator[Host]:
-    host = start_host()
-    yield host
-    host.stop()
-
-
-def _chat_if_offered(connection: Any, offered: Any) -> Any:
-    return "chat" if "chat" in offered else None
-
-
-class WebsocketsEcho:
-    """websockets' own server, on its own loop in a thread: an independent peer for our codec."""
-
-    def __init__(self) -> None:
-        self.closes: list[tuple[int | None, str | None]] = []  # (code, reason) each connection ended with
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-        self.thread.start()
-        assert self.ready.wait(5 * UNIT), "websockets server did not start"
-        self.url = f"ws://127.0.0.1:{self.port}/"
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.stopped: asyncio.Future[None] = self.loop.create_future()
-        async with serve(self._echo, "127.0.0.1", 0, select_subprotocol=_chat_if_offered, ping_interval=None) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self.ready.set()
-            await self.stopped
-
-    async def _echo(self, ws: Any) -> None:
-        try:
-            async for message in ws:
-                await ws.send(message)
-        except WebsocketsClosed:
-            pass
-        finally:
-            await ws.wait_closed()
-            self.closes.append((ws.close_code, ws.close_reason))
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.stopped.set_result, None)
-        self.thread.join(5 * UNIT)
-
-
-@pytest.fixture
-def websockets_server() -> Iterator[WebsocketsEcho]:
-    server = WebsocketsEcho()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["wsplay", "websockets"])
-def echo_url(request: pytest.FixtureRequest) -> str:
-    """An echo server's URL: wsplay's host, then websockets' server."""
-    if request.param == "wsplay":
-        return request.getfixturevalue("echo_host").url  # type: ignore[no-any-return]
-    return request.getfixturevalue("websockets_server").url  # type: ignore[no-any-return]
-
-
-class RawServer:
-    """Completes the opening handshake by hand, sends `after_101` right behind the 101, then only listens."""
-
-    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-    def __init__(self, after_101: bytes = b"") -> None:
-        self.after_101 = after_101
-        self.received = bytearray()
-        self.eof = threading.Event()
-        self._stop = threading.Event()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.05)
-        self.url = f"ws://127.0.0.1:{self.listener.getsockname()[1]}/"
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _recv(self, conn: socket.socket) -> bytes | None:
-        """Bytes, b"" at EOF, or None when nothing came in 50 ms."""
-        try:
-            return conn.recv(65536)
-        except socket.timeout:
-            return None
-        except OSError:
-            return b""
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-                break
-            except socket.timeout:
-                continue
-        else:
-            return
-        conn.settimeout(0.05)
-        head = b""
-        with conn:
-            while b"\r\n\r\n" not in head and not self._stop.is_set():
-                chunk = self._recv(conn)
-                if chunk == b"":
-                    return
-                head += chunk or b""
-            head, _, rest = head.partition(b"\r\n\r\n")
-            found = re.search(rb"(?im)^sec-websocket-key:\s*(\S+)", head)
-            assert found, head
-            accept = base64.b64encode(hashlib.sha1(found.group(1) + self.GUID).digest())
-            conn.sendall(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + self.after_101
-            )
-            self.received += rest
-            while not self._stop.is_set():
-                chunk = self._recv(conn)
-                if chunk == b"":
-                    break
-                self.received += chunk or b""
-        self.eof.set()
-
-    def frames(self) -> list[tuple[int, bytes | None, bytes]]:
-        """The client frames received so far, decoded by hand: (first byte, mask key, unmasked payload)."""
-        out, data, pos = [], bytes(self.received), 0
-        while len(data) - pos >= 2:
-            b0, b1 = data[pos], data[pos + 1]
-            length, p = b1 & 0x7F, pos + 2
-            if length == 126:
-                (length,), p = struct.unpack("!H", data[p : p + 2]), p + 2
-            elif length == 127:
-                (length,), p = struct.unpack("!Q", data[p : p + 8]), p + 8
-            key = data[p : p + 4] if b1 & 0x80 else None
-            p += 4 if key else 0
-            if len(data) < p + length:
-                break
-            body = data[p : p + length]
-            out.append((b0, key, bytes(b ^ key[i % 4] for i, b in enumerate(body)) if key else body))
-            pos = p + length
-        return out
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.thread.join(5 * UNIT)
-        self.listener.close()
-
-
-@pytest.fixture
-def raw_servers() -> Iterator[Callable[..., RawServer]]:
-    made: list[RawServer] = []
-
-    def make(after_101: bytes = b"") -> RawServer:
-        server = RawServer(after_101)
-        made.append(server)
-        return server
-
-    yield make
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def clients() -> Iterator[Callable[..., Client]]:
-    """A factory of connected clients with test-sized timeouts; each is closed after the test."""
-    made: list[Client] = []
-
-    def make(url: str, **options: Any) -> Client:
-        options.setdefault("open_timeout", 2 * UNIT)
-        options.setdefault("close_timeout", 2 * UNIT)
-        client = connect(url, **options)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 # -- talking to well-behaved servers --------------------------------------------------------------------
@@ -306,7 +116,7 @@ def test_ping_with_data_gets_a_pong_with_that_data(echo_url: str, clients) -> No
         client.ping(b"x" * 126)
 
 
-def test_close_with_code_and_reason_reaches_websockets(websockets_server: WebsocketsEcho, clients) -> None:
+def test_close_with_code_and_reason_reaches_websockets(websockets_server, clients) -> None:
     client = clients(websockets_server.url, subprotocols=["chat"])
     assert client.subprotocol == "chat" and client.response_headers["Sec-WebSocket-Protocol"] == "chat"
     client.close(4001, "bye now")
@@ -323,7 +133,7 @@ def test_close_with_code_and_reason_reaches_websockets(websockets_server: Websoc
         client.send("too late")
 
 
-def test_stop_all_closes_clients_too(websockets_server: WebsocketsEcho, echo_host: Host, clients) -> None:
+def test_stop_all_closes_clients_too(websockets_server, echo_host: Host, clients) -> None:
     external = clients(websockets_server.url)  # a client of somebody else's server
     local = clients(echo_host.url)  # a client of a wsplay host in this process
     wsplay.stop_all()
@@ -335,7 +145,7 @@ def test_stop_all_closes_clients_too(websockets_server: WebsocketsEcho, echo_hos
     assert wsplay.runtime.live_clients() == []
 
 
-def test_stop_all_can_be_awaited_from_coroutine_code(websockets_server: WebsocketsEcho) -> None:
+def test_stop_all_can_be_awaited_from_coroutine_code(websockets_server) -> None:
     async def main() -> Client:
         client = await connect(websockets_server.url, open_timeout=2 * UNIT, close_timeout=2 * UNIT)
         await wsplay.stop_all()  # this loop keeps running while the background loop closes the client
@@ -345,7 +155,7 @@ def test_stop_all_can_be_awaited_from_coroutine_code(websockets_server: Websocke
     assert (client.state, client.close_code) == ("closed", 1001)
 
 
-def test_a_client_left_open_is_closed_at_interpreter_exit(websockets_server: WebsocketsEcho) -> None:
+def test_a_client_left_open_is_closed_at_interpreter_exit(websockets_server) -> None:
     script = f"import wsplay; c = wsplay.connect({websockets_server.url!r}); c.send('bye'); print(c.receive(timeout=5).data)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20 * UNIT)
     assert done.returncode == 0 and done.stdout.strip() == "b'bye'", done.stderr[-2000:]
@@ -367,8 +177,8 @@ def test_close_against_wsplay_records_a_clean_close(echo_host: Host, clients) ->
     assert kinds == [("out", "TEXT"), ("in", "TEXT"), ("out", "CLOSE"), ("in", "CLOSE")]
 
 
-def test_server_initiated_close(clients) -> None:
-    host = start_host()
+def test_server_initiated_close(hosts, clients) -> None:
+    host = hosts()
     try:
         client = clients(host.url)
         host.stop()
@@ -442,8 +252,8 @@ def test_frames_sent_right_behind_the_101_are_kept(raw_servers, clients) -> None
     assert [p for b0, _, p in server.frames() if b0 == 0x8A] == [b"hi"]
 
 
-def test_manual_continuation_delivers_fragments(clients) -> None:
-    host = start_host(wsplay.examples.echo().handle_continuation_frames_manually())
+def test_manual_continuation_delivers_fragments(hosts, clients) -> None:
+    host = hosts(wsplay.examples.echo().handle_continuation_frames_manually())
     try:
         manual = clients(host.url, manual_continuation=True)
         manual.send_fragmented("abcdef", fragment_size=2)
@@ -560,8 +370,8 @@ def test_a_message_over_the_limit_fails_with_1009(echo_host: Host, clients) -> N
 # -- failing to connect ---------------------------------------------------------------------------------
 
 
-def test_handshake_error_carries_the_status_and_body(clients) -> None:
-    host = start_host(route="/chat")
+def test_handshake_error_carries_the_status_and_body(hosts, clients) -> None:
+    host = hosts(routes={"/chat": wsplay.examples.echo()})
     try:
         with pytest.raises(HandshakeError, match="server answered 404: no WebSocket endpoint at /nope") as info:
             connect(host.url + "nope", open_timeout=2 * UNIT)
