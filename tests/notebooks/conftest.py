@@ -8,15 +8,19 @@ test's tmp dir too, so nothing outside it is touched.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import nbclient
 import nbformat
 import pytest
 
+from frontend import FrontendClient
 from testenv import write_kernelspec
 
 KERNEL_STARTUP = 60  # seconds
@@ -58,10 +62,43 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+class Session:
+    """A notebook open on a live kernel: run its cells in any order, edit one, run it again."""
+
+    def __init__(self, client: FrontendClient) -> None:
+        self.client = client
+        self.nb = client.nb
+
+    def run(self, index: int, source: str | None = None) -> list[Any]:
+        """Run cell `index` (after replacing its source, keeping its id, when `source` is given); its outputs."""
+        cell = self.nb.cells[index]
+        if source is not None:
+            cell.source = source
+        self.client.execute_cell(cell, index)
+        return list(cell.get("outputs", []))
+
+    def stdout(self, index: int) -> str:
+        return "".join(o.get("text", "") for o in self.nb.cells[index].get("outputs", []) if o.output_type == "stream" and o.name == "stdout")
+
+
+@pytest.fixture
+def notebook_session(kernel_env: Path) -> Callable[[list[str]], contextlib.AbstractContextManager[Session]]:
+    """`with notebook_session([source, ...]) as s:` a kernel with those cells, none run yet; s.run(i) runs one."""
+
+    @contextlib.contextmanager
+    def open_session(sources: list[str]) -> Iterator[Session]:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+        client = FrontendClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT, startup_timeout=KERNEL_STARTUP,
+                                resources={"metadata": {"path": str(kernel_env)}})
+        with client.setup_kernel():
+            yield Session(client)
+
+    return open_session
+
+
 def execute(nb: nbformat.NotebookNode, cwd: Path) -> Run:
     """Execute `nb` in place on the throwaway kernel, with `cwd` as the kernel's working directory."""
-    import nbclient
-
     client = nbclient.NotebookClient(
         nb,
         kernel_name="python3",

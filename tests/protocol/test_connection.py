@@ -5,11 +5,13 @@ Violations are checked at the Sans-I/O level: bytes in, a `ProtocolError` carryi
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from wsplay.errors import InvalidState, ProtocolError
-from wsplay.protocol.connection import Connection, Side, State
-from wsplay.protocol.frames import encode_frame, encode_header
+from wsplay.protocol.connection import CloseRecord, Connection, Side, State
+from wsplay.protocol.frames import encode_frame, encode_header, parse_close_payload
 
 KEY = bytes.fromhex("37fa213d")
 
@@ -422,3 +424,77 @@ def test_send_frame_takes_any_bytes_like_payload(kind) -> None:
     client = Connection(Side.CLIENT, mask_source=lambda: KEY)
     assert b"".join(client.send_frame(2, data)) == encode_frame(2, b"payload", mask_key=KEY)
     assert read_all(Connection(Side.SERVER), b"".join(client.send_frame(2, data)))[0][2] == b"payload"
+
+
+# -- the close record: one answer to "how did it end?", for every layer above -----------------------------
+
+
+def test_the_close_record_names_the_side_that_started_the_close() -> None:
+    pair = Pair()
+    assert pair.client.close_record is None and pair.server.close_record is None
+    read_all(pair.server, pair.client.send_close(4000, "bye"))
+    assert pair.client.close_record == CloseRecord(4000, "bye", "client")
+    assert pair.server.close_record == CloseRecord(4000, "bye", "client")
+    read_all(pair.client, pair.server.send_close(4000, "bye"))  # the answer does not change who started it
+    assert pair.client.close_record.by == pair.server.close_record.by == "client"
+    assert pair.client.clean and pair.server.clean
+
+
+def test_a_close_without_code_is_recorded_as_1005() -> None:
+    pair = Pair()
+    read_all(pair.client, pair.server.send_close(None))
+    assert pair.server.close_record == pair.client.close_record == CloseRecord(1005, "", "server")
+
+
+def test_failing_sends_the_code_once_and_records_it() -> None:
+    conn = Connection(Side.SERVER)
+    error = ProtocolError("é" * 100, 1007)  # 200 bytes of UTF-8: the reason must be cut on a character
+    data = conn.fail(error)
+    assert data is not None and data[0] == 0x88 and data[1] <= 125
+    code, reason = parse_close_payload(data[2:])
+    assert code == 1007 and reason == "é" * 61  # 122 bytes: the 62nd character would not fit in 123
+    assert conn.close_record == CloseRecord(1007, reason, "server") and conn.state is State.CLOSED
+    assert conn.fail(ProtocolError("again", 1002)) is None  # the close frame went already
+    with pytest.raises(InvalidState, match="failed"):
+        conn.send_frame(1, b"x")
+
+
+def test_failing_after_our_close_records_the_failure() -> None:
+    conn = Connection(Side.SERVER)
+    conn.send_close(1000)
+    assert conn.fail(ProtocolError("reserved bits", 1002)) is None
+    assert conn.close_record == CloseRecord(1002, "reserved bits", "server")
+
+
+def test_a_dropped_connection_is_1006_by_the_peer_and_an_abort_is_ours() -> None:
+    server = Connection(Side.SERVER)
+    server.connection_lost()
+    assert server.close_record == CloseRecord(1006, "", "client")
+    client = Connection(Side.CLIENT)
+    client.abort(1011, "keepalive ping timeout")
+    client.connection_lost()  # the first word stays
+    assert client.close_record == CloseRecord(1011, "keepalive ping timeout", "client")
+
+
+def test_send_raw_breaks_any_rule_it_is_asked_to() -> None:
+    client = Connection(Side.CLIENT, mask_source=lambda: KEY)
+    head, body = client.send_raw(0x3, b"hi", fin=False, rsv=7)
+    assert head == bytes([0x73, 0x82]) + KEY and body == bytes(b ^ KEY[i] for i, b in enumerate(b"hi"))
+    head, body = client.send_raw(0x1, b"hi", masked=False, length=1000)
+    assert head == b"\x81\x7e\x03\xe8" and body == b"hi"  # a lying 16-bit length, unmasked
+    pinned = b"\x01\x02\x03\x04"
+    head, _ = Connection(Side.SERVER).send_raw(0x2, b"", masked=True, mask_key=pinned)
+    assert head == b"\x82\x80" + pinned  # a server can mask too, when asked
+
+
+def test_a_raw_close_counts_as_sent_and_leaves_the_record_to_the_peer() -> None:
+    pair = Pair()
+    head, body = pair.client.send_raw(0x8, struct.pack("!H", 1005))  # a code no one may send
+    assert pair.client.close_sent == (1005, "") and pair.client.close_record is None
+    error = failure(pair.server, head + body)
+    assert error.code == 1002
+    answer = pair.server.fail(error)
+    assert answer is not None
+    got = read_all(pair.client, answer)
+    assert got[0][4] == 1002  # the peer's verdict on the frame is how it ended, for the client too
+    assert pair.client.close_record == CloseRecord(1002, str(error), "server") and pair.client.clean

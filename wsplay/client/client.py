@@ -43,7 +43,8 @@ class Client(Connection):
         ping_interval: ping the server when it has been silent this long (seconds); None: never.
         ping_timeout: drop the server (close 1011) when still silent this long after the ping; None: ping_interval.
         auto_pong: answer pings with a pong carrying the ping's data.
-        max_message_size: the largest message accepted; larger fails with 1009.
+        max_message_size: the largest message accepted; larger fails with 1009 (None: no limit).
+        max_frame_size: the largest single frame accepted; larger fails with 1009 (None: only the message limit).
         manual_continuation: deliver fragments as they come instead of merged messages.
         record: frames kept by `client.recorder` (0 keeps none but counts; False records nothing).
         queue: keep received frames for `receive()`; False when nothing will call it (a panel that only
@@ -72,6 +73,7 @@ class Client(Connection):
         ping_timeout: float | None = None,
         auto_pong: bool = True,
         max_message_size: int | None = 16 * 1024 * 1024,
+        max_frame_size: int | None = None,
         manual_continuation: bool = False,
         record: int | bool = 2000,
         queue: bool = True,
@@ -83,6 +85,7 @@ class Client(Connection):
         self.recorder = Recorder(max_frames=kept, enabled=record is not False)
         settings = Settings(
             max_message_size=max_message_size,
+            max_frame_size=max_frame_size,
             handle_continuation_frames_manually=manual_continuation,
             subprotocols=tuple(subprotocols),
         )
