@@ -64,7 +64,7 @@ def test_a_good_101(how: str, trailing: bytes) -> None:
     ("extra", "accept", "message"),
     [
         ((), "d3Jvbmc=", "Sec-WebSocket-Accept"),
-        (("Sec-WebSocket-Extensions: permessage-deflate",), None, "no extensions supported"),
+        (("Sec-WebSocket-Extensions: permessage-deflate",), None, "did not offer"),
         (("Sec-WebSocket-Protocol: other",), None, "other"),
     ],
     ids=["wrong-accept", "extension-forced", "subprotocol-not-offered"],

@@ -16,6 +16,8 @@ from websockets.sync.client import connect
 
 from wsplay.examples import build_example
 
+from testenv import echo_endpoint
+
 
 @contextlib.contextmanager
 def alongside(host, wire):
@@ -263,8 +265,8 @@ def test_plain_get_gets_the_client_page_in_development(hosts, raw_client, wire):
         assert rest == b""
 
 
-def test_permessage_deflate_offer_is_declined(echo_host, raw_client, wire):
-    host = echo_host
+def test_permessage_deflate_offer_is_declined_by_an_endpoint_without_compression(hosts, raw_client, wire):
+    host = hosts(echo_endpoint().compression(None))
     with alongside(host, wire):
         raw = raw_client(host.bound_port)
         request = wire.upgrade_request(

@@ -46,7 +46,7 @@ CELLS = [
     "assert stalls and stalls[0].ping_waiting, stalls\n"
     "print('stall', round(stalls[0].seconds, 1) >= 1.0, stalls[0].frames_waiting >= 1)\n",
     # 3: a raw frame with RSV1 set: the server fails the connection with 1002
-    "rogue = wsplay.connect(host.url)\n"
+    "rogue = wsplay.connect(host.url, compression=None)\n"
     "rogue.send_raw(FrameType.TEXT, b'compressed?', rsv1=True)\n"
     "answer = rogue.receive(timeout=2)\n"
     "print(answer.type.name, answer.close_code, answer.close_reason)\n",

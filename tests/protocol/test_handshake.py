@@ -119,7 +119,7 @@ def test_reader_unterminated_head_over_the_limit_is_431() -> None:
 
 
 def test_accept_rfc_sample_key() -> None:
-    raw, subprotocol = accept(read(head()))
+    raw, subprotocol, _, _ = accept(read(head()))
     status, headers = response_headers(raw)
     assert status == "HTTP/1.1 101 Switching Protocols"
     assert headers["sec-websocket-accept"] == RFC_ACCEPT
@@ -131,14 +131,14 @@ def test_accept_rfc_sample_key() -> None:
 
 def test_permessage_deflate_offer_is_declined() -> None:
     offer = [*BASE, ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")]
-    raw, _ = accept(read(head(offer)))
+    raw, _, _, _ = accept(read(head(offer)))
     status, headers = response_headers(raw)
     assert status.startswith("HTTP/1.1 101 ")
     assert "sec-websocket-extensions" not in headers
 
 
 def test_subprotocol_is_negotiated() -> None:
-    raw, subprotocol = accept(read(head([*BASE, ("Sec-WebSocket-Protocol", "superchat, chat")])), ["chat"])
+    raw, subprotocol, _, _ = accept(read(head([*BASE, ("Sec-WebSocket-Protocol", "superchat, chat")])), ["chat"])
     assert subprotocol == "chat"
     assert response_headers(raw)[1]["sec-websocket-protocol"] == "chat"
 
@@ -157,7 +157,7 @@ def test_101_is_what_websockets_own_accept_writes(offer: str | None, ours: list[
     request = read(head(headers))
     expected = ServerProtocol(subprotocols=[Subprotocol(p) for p in ours] or None).accept(request)
     date = expected.headers["Date"]
-    raw, subprotocol = accept(request, ours, date)
+    raw, subprotocol, _, _ = accept(request, ours, date)
     assert raw == expected.serialize()
     assert subprotocol == expected.headers.get("Sec-WebSocket-Protocol")
 

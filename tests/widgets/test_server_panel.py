@@ -16,7 +16,7 @@ def _in_frames(host, **match):
 def test_table_log_and_inspector_show_what_a_client_did(comms, hosts, kit) -> None:
     host = hosts()
     panel = ServerPanel(host)
-    with connect(host.url) as ws:
+    with connect(host.url, compression=None) as ws:
         ws.send("hello")
         assert ws.recv(timeout=2 * kit.UNIT) == "hello"
         ws.send(b"\x01\x02\xff")
@@ -82,7 +82,7 @@ def test_table_log_and_inspector_show_what_a_client_did(comms, hosts, kit) -> No
 def test_filters_pause_and_clear(comms, hosts, kit) -> None:
     host = hosts()
     panel = ServerPanel(host)
-    with connect(host.url) as a, connect(host.url) as b:
+    with connect(host.url, compression=None) as a, connect(host.url, compression=None) as b:
         a.send("from a")
         b.send("from b")
         a.recv(timeout=2 * kit.UNIT), b.recv(timeout=2 * kit.UNIT)
@@ -126,7 +126,7 @@ def test_buttons_start_stop_restart_send_and_close(comms, hosts, kit) -> None:
     assert "no open connection" in panel.error
     assert "no open connection" in panel._error_html.value and panel._error_html.layout.display is None
 
-    with connect(host.url) as ws:
+    with connect(host.url, compression=None) as ws:
         kit.wait_for(lambda: len(panel._target.options) == 2, what="the connection in the send box")
         panel._target.value = host.connections[0].id
         panel._text.value = "from the panel"
@@ -144,7 +144,7 @@ def test_buttons_start_stop_restart_send_and_close(comms, hosts, kit) -> None:
     kit.wait_for(lambda: "4000 private use" in panel._conns.value, what="the close code in the table")
     assert "bye from the panel" in panel._conns.value and "by server" in panel._conns.value
 
-    with connect(host.url) as ws:
+    with connect(host.url, compression=None) as ws:
         kit.wait_for(lambda: "1 open connection" in panel._status.value, what="the open connection")
         panel._stop.click()
         assert not host.running
@@ -161,7 +161,7 @@ def test_buttons_start_stop_restart_send_and_close(comms, hosts, kit) -> None:
     port = host.bound_port
     panel._restart.click()
     assert host.running and host.bound_port == port
-    with connect(host.url) as ws:
+    with connect(host.url, compression=None) as ws:
         ws.send("still serving")
         assert ws.recv(timeout=2 * kit.UNIT) == "still serving"
 
@@ -239,7 +239,7 @@ def test_every_dropdown_shows_a_choice(comms, hosts, kit) -> None:
 
     host = hosts()
     panel = ServerPanel(host)
-    with connect(host.url) as ws:
+    with connect(host.url, compression=None) as ws:
         ws.send("hello")
         ws.recv(timeout=2 * kit.UNIT)
         panel.refresh()

@@ -19,7 +19,7 @@ from typing import Any
 from wsplay import runtime
 from wsplay.core.connection import Connection
 from wsplay.core.frame import Frame
-from wsplay.core.options import ConnectionOptions, Settings
+from wsplay.core.options import Compression, ConnectionOptions, Settings
 from wsplay.core.stream import LARGE, READ_PAUSE
 from wsplay.errors import ConnectionClosed, HandshakeError, InvalidState
 from wsplay.observe import ConnectionOpened, Event, FrameRecord, Recorder
@@ -39,7 +39,9 @@ class Client(Connection):
 
     Args:
         url: ws:// or wss:// URL.
-        origin, subprotocols, headers: what the upgrade request offers (extensions never).
+        origin, subprotocols, headers: what the upgrade request offers.
+        compression: permessage-deflate: offered by default as browsers offer it
+            (`client_max_window_bits`); None offers nothing; `Compression(...)` chooses the parameters.
         ping_interval: ping the server when it has been silent this long (seconds); None: never.
         ping_timeout: drop the server (close 1011) when still silent this long after the ping; None: ping_interval.
         auto_pong: answer pings with a pong carrying the ping's data.
@@ -78,6 +80,7 @@ class Client(Connection):
         record: int | bool = 2000,
         queue: bool = True,
         mask_source: Callable[[], bytes] | None = None,
+        compression: Compression | None = Compression(),  # noqa: B008 - frozen, shared safely
         open_timeout: float = 10.0,
         close_timeout: float = 10.0,
     ) -> None:
@@ -88,11 +91,12 @@ class Client(Connection):
             max_frame_size=max_frame_size,
             handle_continuation_frames_manually=manual_continuation,
             subprotocols=tuple(subprotocols),
+            compression=compression,
         )
         options = ConnectionOptions(ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=close_timeout)
         super().__init__(Side.CLIENT, settings, options, self.recorder, connection_id=next(Client._ids), mask_source=mask_source)
         self.url = url
-        self._handshake = ClientHandshake(url, origin=origin, subprotocols=subprotocols, headers=headers)
+        self._handshake = ClientHandshake(url, origin=origin, subprotocols=subprotocols, headers=headers, compression=compression)
         self.auto_pong = auto_pong
         self.queue_frames = queue
         self.open_timeout = open_timeout
@@ -204,7 +208,7 @@ class Client(Connection):
             peer = transport.get_extra_info("peername")
             remote = f"{peer[0]}:{peer[1]}" if peer else ""
             opened = ConnectionOpened(time.time(), self.id, remote, self._handshake.request.path, self.subprotocol)
-        self.attach(transport, loop, opened, self._handshake.leftover())
+        self.attach(transport, loop, opened, self._handshake.leftover(), self._handshake.extension)
         self.task = loop.create_task(self._read_loop())
         opening.set_result(None)
 

@@ -36,6 +36,7 @@ from wsplay.errors import AlreadyClosed, ConnectionClosed, InvalidState, Protoco
 from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Counters, LimitHit, Notice, Recorder
 from wsplay.protocol.connection import Connection as Codec
 from wsplay.protocol.connection import Incoming, Side
+from wsplay.protocol.deflate import Compression, Negotiated
 from wsplay.protocol.frames import FrameType, encode_close_payload
 
 __all__ = ["Connection", "check_close", "control_payload"]
@@ -93,6 +94,8 @@ class Connection:
     Attributes:
         id: the connection's number.
         settings: as given.
+        subprotocol: the subprotocol the handshake agreed on, or None.
+        extension: the permessage-deflate parameters the handshake agreed on, or None (not compressed).
         task: the task that reads this connection's frames (its handler's, or a client's reader).
         write_lock: an asyncio.Lock to hold around a fragmented message written by several tasks.
         latency: the round-trip time of the latest ping answered, in seconds (None before one is).
@@ -139,6 +142,7 @@ class Connection:
         self.latency: float | None = None
         self.remote_address: tuple[Any, ...] | None = None
         self.subprotocol: str | None = None
+        self.extension: Negotiated | None = None  # permessage-deflate's agreed parameters
         self.task: asyncio.Task[Any] | None = None
         self.write_lock = asyncio.Lock()
         self.dropped_writes = 0
@@ -151,10 +155,16 @@ class Connection:
         loop: asyncio.AbstractEventLoop,
         opened: ConnectionOpened | None = None,
         leftover: bytes = b"",
+        extension: Negotiated | None = None,
     ) -> None:
-        """Take over `transport` after the opening handshake; `leftover` is what arrived behind it."""
+        """Take over `transport` after the opening handshake; `leftover` is what arrived behind it,
+        `extension` the permessage-deflate parameters the handshake agreed on, if any."""
         options = self.options
         self._loop = loop
+        if extension is not None:
+            compression = self.settings.compression or Compression()
+            self._codec.use_deflate(extension, compression.level, compression.mem_level)
+        self.extension = extension
         self.remote_address = transport.get_extra_info("peername")
         stream = self._stream = Stream(
             transport, self._codec, loop, options.write_high_water, options.max_write_buffer, self._overflow, self._lost

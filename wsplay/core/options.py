@@ -7,9 +7,11 @@ reads only these two, so both sides are configured the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["ConnectionOptions", "Settings"]
+from wsplay.protocol.deflate import Compression
+
+__all__ = ["Compression", "ConnectionOptions", "Settings"]
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Settings:
         allocate_frame_data: False (do_not_allocate_frame_data()) lends frames views into the
             receive buffer, valid until the next frame is read.
         subprotocols: subprotocols to offer, in order of preference.
+        compression: permessage-deflate (RFC 7692): what to ask for or allow; None turns it off.
     """
 
     max_message_size: int | None = 16 * 1024 * 1024
@@ -31,6 +34,7 @@ class Settings:
     handle_continuation_frames_manually: bool = False
     allocate_frame_data: bool = True
     subprotocols: tuple[str, ...] = ()
+    compression: Compression | None = field(default_factory=Compression)
 
 
 @dataclass

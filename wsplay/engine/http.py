@@ -149,12 +149,13 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._answer(handshake.http_response(status, why + "\n", headers=headers), status, why)
             server.refused(status, why, self.transport)
             return
+        settings = endpoint.settings
         try:
-            response, subprotocol = handshake.accept(request, endpoint.settings.subprotocols, http_date())
+            accepted = handshake.accept(request, settings.subprotocols, http_date(), settings.compression)
         except HandshakeError as exc:
             self._answer(handshake.error_response(exc), exc.status, str(exc))
             return
-        self._upgrade(request, response, subprotocol, endpoint, url.path, url.query)
+        self._upgrade(request, accepted, endpoint, url.path, url.query)
 
     def _refusal(self, request: handshake.Request) -> tuple[int, str, dict[str, str]] | None:
         """A foreign Origin gets 403, one client too many 503: (status, why, headers), or None."""
@@ -207,15 +208,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         else:
             self._answer(handshake.http_response(404, "not found\n"), 404, "no route")
 
-    def _upgrade(
-        self,
-        request: handshake.Request,
-        response: bytes,
-        subprotocol: str | None,
-        endpoint: Endpoint,
-        path: str,
-        query: str,
-    ) -> None:
+    def _upgrade(self, request: handshake.Request, accepted: handshake.Accepted, endpoint: Endpoint, path: str, query: str) -> None:
         transport = self.transport
         reader = self._reader
         assert transport is not None and reader is not None
@@ -223,6 +216,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._done = True
         server.handshake_over(self)
         peer = transport.get_extra_info("peername")
+        subprotocol = accepted.subprotocol
         info = RequestInfo(
             method=request.method,
             path=path,
@@ -233,14 +227,14 @@ class HttpProtocol(asyncio.BufferedProtocol):
             server=server,
         )
         connection = SocketConnection(info, endpoint.settings, server.options, server.recorder, server.handler_tasks)
-        transport.write(response)
+        transport.write(accepted.response)
         opened = None
         if server.recorder is not None:
             where = f"{peer[0]}:{peer[1]}" if peer else "?"
             opened = ConnectionOpened(time.time(), connection.id, where, path, subprotocol)
         assert server.loop is not None  # a transport exists only while its server runs
         # From here on the connection's stream is the transport's protocol and reads into its codec.
-        connection.attach(transport, server.loop, opened, reader.leftover())
+        connection.attach(transport, server.loop, opened, reader.leftover(), accepted.extension)
         self._head = bytearray()  # the HTTP phase is over: keep nothing of it
         self._reader = None
         server.serve(connection, endpoint)

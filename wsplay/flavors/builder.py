@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, TypeVar
 
-from wsplay.core.options import Settings
+from wsplay.core.options import Compression, Settings
 from wsplay.engine.connection import SocketConnection
 
 __all__ = ["WebsocketBuilder", "maybe_await"]
@@ -48,6 +48,16 @@ class WebsocketBuilder:
     def max_frame_size(self: B, size: int | None) -> B:
         """Refuse single frames larger than `size` bytes with 1009 (default: only the message limit)."""
         self.settings.max_frame_size = size
+        return self
+
+    def compression(self: B, settings: Compression | None = Compression()) -> B:  # noqa: B008 - frozen, shared safely
+        """permessage-deflate for this endpoint: on by default; None turns it off, `Compression(...)` tunes it.
+
+        Example:
+            Websocket.reactive().handler(Echo()).compression(None)
+            Websocket.reactive().handler(Echo()).compression(Compression(server_no_context_takeover=True))
+        """
+        self.settings.compression = settings
         return self
 
     def subprotocols(self: B, *names: str) -> B:

@@ -24,6 +24,7 @@ from wsplay.protocol.frames import (
     encode_header,
     parse_close_payload,
 )
+from wsplay.protocol.deflate import Deflate, Negotiated
 from wsplay.protocol.parser import parse_header
 from wsplay.protocol.utf8 import Utf8Validator, decode_text
 
@@ -72,9 +73,11 @@ class Incoming:
         text: the decoded text of a TEXT frame or of a continuation of one (the part this frame
             completes: a character cut by a fragment boundary comes with the later frame).
         close_code, close_reason: for CLOSE frames.
+        wire: a compressed frame's payload as it came (unmasked); `payload` is what it inflated to.
+            None for a frame that was not compressed.
     """
 
-    __slots__ = ("header", "payload", "text", "close_code", "close_reason")
+    __slots__ = ("header", "payload", "text", "close_code", "close_reason", "wire")
 
     def __init__(self, header: Header, payload: bytes | memoryview, text: str | None = None) -> None:
         self.header = header
@@ -82,6 +85,7 @@ class Incoming:
         self.text = text
         self.close_code: int | None = None
         self.close_reason = ""
+        self.wire: bytes | memoryview | None = None
 
     def __repr__(self) -> str:
         return f"<Incoming {self.header!r}>"
@@ -142,6 +146,10 @@ class Connection:
         self.failure: ProtocolError | None = None
         self.close_record: CloseRecord | None = None  # how it ends: the one record every layer reads
         self.eof = False
+        self.deflate: Deflate | None = None  # permessage-deflate, once negotiated (use_deflate)
+        self._compressed = 0  # the message being received is compressed (RSV1 on its first frame)
+        self._inflated = 0  # bytes the compressed message being received has inflated to so far
+        self._out_compressed = False  # the message being sent is compressed
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -157,6 +165,10 @@ class Connection:
     def message_open(self) -> FrameType | None:
         """The type of the fragmented message being received, or None between messages."""
         return FrameType(self._message) if self._message is not None else None
+
+    def use_deflate(self, params: Negotiated, level: int = 6, mem_level: int = 5) -> None:
+        """permessage-deflate was negotiated: compress data messages and inflate compressed ones."""
+        self.deflate = Deflate(params, self._server, level, mem_level)
 
     @property
     def buffered(self) -> int:
@@ -329,7 +341,7 @@ class Connection:
 
         if payload_end > self._end:
             self._pending = (b0, length, mask_key, hlen)
-            if texty:  # fail fast: validate what has arrived of a text frame before the rest comes
+            if texty and not self._compressed:  # fail fast: validate what has arrived of a text frame
                 try:
                     self._check_partial(payload_pos, mask_key)
                 except ProtocolError as exc:
@@ -347,8 +359,11 @@ class Connection:
         fin = b0 & 0x80
 
         payload: bytes | memoryview = b""
+        wire = None
         try:
-            if checked:  # part of this text frame was already unmasked in place and decoded
+            if opcode < 3 and self._compressed:  # permessage-deflate: what arrived is inflated
+                wire, payload, text = self._inflate(opcode, bool(fin), payload_pos, payload_end, mask_key)
+            elif checked:  # part of this text frame was already unmasked in place and decoded
                 self._checked = 0
                 if mask_key is not None:
                     self._unmask_in_place(payload_pos + checked, payload_end, mask_key, checked)
@@ -382,7 +397,7 @@ class Connection:
                     self._record(incoming.close_code, incoming.close_reason, self._peer)
                 return incoming
         except ProtocolError as exc:  # a bad text payload or close payload: keep the frame for the log
-            exc.header, exc.payload = header, bytes(payload[:256])
+            exc.header, exc.payload = header, bytes((wire if wire is not None else payload)[:256])
             raise
 
         # Data frame: advance the fragmentation state.
@@ -395,7 +410,37 @@ class Connection:
             if fin:
                 self._message = None
                 self._validator = None
-        return Incoming(header, payload, text)
+        incoming = Incoming(header, payload, text)
+        if wire is not None:
+            incoming.wire = wire
+        return incoming
+
+    def _inflate(
+        self, opcode: int, fin: bool, lo: int, hi: int, mask_key: bytes | None
+    ) -> tuple[bytes | memoryview, bytes, str | None]:
+        """A compressed data frame: (its wire payload, what it inflates to, the text it completes)."""
+        view = self._view[lo:hi]
+        if mask_key is not None:
+            if self.borrow:  # in place: no-allocate mode copies only what inflating makes
+                self._unmask_in_place(lo, hi, mask_key, 0)
+                wire: bytes | memoryview = self._lend(view)
+            else:
+                wire = apply_mask(view, mask_key)
+        else:
+            wire = self._lend(view) if self.borrow else bytes(view)
+        if opcode:
+            self._inflated = 0
+            if opcode == 1:
+                self._validator = Utf8Validator()
+        texty = opcode == 1 or self._message == 1
+        pieces: list[str] = []
+        validate = (lambda piece: pieces.append(self._validator_feed(piece, False))) if texty else None
+        assert self.deflate is not None
+        payload = self.deflate.inflate(wire, fin, self.max_message_size - self._inflated, validate)
+        self._inflated += len(payload)
+        if texty and fin:
+            pieces.append(self._validator_feed(b"", True))
+        return wire, payload, "".join(pieces) if texty else None
 
     def _check_header(self, b0: int, length: int, mask_key: bytes | None) -> None:
         opcode = b0 & 0x0F
@@ -404,7 +449,7 @@ class Connection:
                 raise ProtocolError("client frame is not masked (RFC 6455 5.1)", 1002)
             raise ProtocolError("server frame is masked (RFC 6455 5.1)", 1002)
         if b0 & 0x70:
-            raise ProtocolError("reserved bits must be 0: no extension was negotiated (RFC 6455 5.2)", 1002)
+            self._check_rsv(b0, opcode)
         if opcode >= 8:
             if opcode > 0xA:
                 raise ProtocolError(f"reserved control opcode {opcode:#x} (RFC 6455 5.2)", 1002)
@@ -415,6 +460,8 @@ class Connection:
             return
         if opcode > 2:
             raise ProtocolError(f"reserved data opcode {opcode:#x} (RFC 6455 5.2)", 1002)
+        if opcode:
+            self._compressed = b0 & 0x40  # RSV1 on a message's first frame: it is compressed
         if opcode == 0:
             if self._message is None:
                 raise ProtocolError("continuation frame with no message open (RFC 6455 5.4)", 1002)
@@ -427,6 +474,16 @@ class Connection:
             raise ProtocolError(f"frame of {length} bytes exceeds the limit of {self.max_frame_size}", 1009)
         if total > self.max_message_size:
             raise ProtocolError(f"message of {total}+ bytes exceeds the limit of {self.max_message_size}", 1009)
+
+    def _check_rsv(self, b0: int, opcode: int) -> None:
+        if self.deflate is None:
+            raise ProtocolError("reserved bits must be 0: no extension was negotiated (RFC 6455 5.2)", 1002)
+        if b0 & 0x30:
+            raise ProtocolError("RSV2 and RSV3 must be 0: permessage-deflate uses only RSV1 (RFC 7692 6)", 1002)
+        if opcode == 0:
+            raise ProtocolError("RSV1 is set on a continuation frame: only a message's first frame says it is compressed (RFC 7692 6.1)", 1002)
+        if opcode >= 8:
+            raise ProtocolError("RSV1 is set on a control frame: control frames are never compressed (RFC 7692 6.1)", 1002)
 
     def _check_partial(self, payload_pos: int, mask_key: bytes | None) -> None:
         upto = self._end - payload_pos
@@ -481,6 +538,12 @@ class Connection:
         """
         if self.close_sent is not None or self.failure is not None:
             self._refuse(opcode)
+        if self.deflate is not None and opcode < 3:
+            if opcode:  # a new message: compressed, said by RSV1 on its first frame only
+                self._out_compressed = True
+                rsv |= 4
+            if self._out_compressed:
+                payload = self.deflate.compress(payload, fin)
         return self._encode(opcode, payload, fin, rsv)
 
     def _refuse(self, opcode: int) -> None:
@@ -539,6 +602,7 @@ class Connection:
         masked: bool | None = None,
         mask_key: bytes | None = None,
         length: int | None = None,
+        compress: bool = False,
     ) -> tuple[bytes, bytes]:
         """Encode any frame at all, as (header, payload), valid or not: nothing is checked.
 
@@ -546,10 +610,15 @@ class Connection:
             masked: None masks as this side should (a client does); True or False forces it.
             mask_key: the 4-byte key to mask with (a fresh one from the mask source when None).
             length: the payload length to declare, whatever the payload's real length (a lying header).
+            compress: deflate the payload with the negotiated permessage-deflate (RSV1 is still as given).
 
         A close frame sent this way still counts as sent, so the peer's answer completes the close
         handshake; the close record is left to that answer (it is the peer's verdict on the frame).
         """
+        if compress:
+            if self.deflate is None:
+                raise InvalidState("compress=True needs permessage-deflate, and this connection did not negotiate it")
+            payload = self.deflate.compress(payload, fin)
         if masked is None:
             masked = not self._server
         key = (mask_key if mask_key is not None else self._mask_source()) if masked else None

@@ -4,22 +4,25 @@ Server side: websockets' `ServerProtocol` checks the method (405), the HTTP vers
 Upgrade (426), the key (400, duplicates included) and negotiates subprotocols (`process_request()`; a
 refusal's answer comes from its `accept()`; the 101 is written here from a template, the same bytes
 `accept()` would write). It leaves the Host header to the caller and answers a wrong version with 400;
-RFC 6455 4.2.2 wants 426 with `Sec-WebSocket-Version: 13`, so those two are done here. No extension
-is offered, so an offer of permessage-deflate is declined by leaving `Sec-WebSocket-Extensions` out
-of the response.
+RFC 6455 4.2.2 wants 426 with `Sec-WebSocket-Version: 13`, so those two are done here.
+permessage-deflate is negotiated here too (wsplay.protocol.deflate): an offer that is declined is
+left out of the answer, and the handshake goes on.
 
 Client side: `ClientHandshake` builds the request with websockets' `ClientProtocol` (a fresh key each
 time) and parses the answer itself over a `StreamReader`, so frames the server sends right behind the
 101 stay with the caller as leftover; `ClientProtocol.process_response` then checks the accept key,
-the upgrade headers and the subprotocol. It never offers an extension.
+the upgrade headers and the subprotocol. permessage-deflate is offered and its answer checked here
+(wsplay.protocol.deflate), so websockets sees neither.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import functools
 import http
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers, MultipleValuesError
@@ -30,9 +33,21 @@ from websockets.streams import StreamReader
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
-from wsplay.errors import HandshakeError
+from wsplay.errors import HandshakeError, InvalidState
+from wsplay.protocol.deflate import Compression, Negotiated, client_accept, client_offer, server_negotiate
 
-__all__ = ["ClientHandshake", "Request", "RequestReader", "Response", "accept", "check_host", "error_response", "http_response", "is_upgrade"]
+__all__ = [
+    "Accepted",
+    "ClientHandshake",
+    "Request",
+    "RequestReader",
+    "Response",
+    "accept",
+    "check_host",
+    "error_response",
+    "http_response",
+    "is_upgrade",
+]
 
 MAX_REQUEST_SIZE = 16 * 1024
 
@@ -106,13 +121,25 @@ def _acceptor(subprotocols: tuple[str, ...]) -> ServerProtocol:
     return ServerProtocol(subprotocols=[Subprotocol(name) for name in subprotocols] or None)
 
 
-def accept(request: Request, subprotocols: Sequence[str] | None = None, date: str | None = None) -> tuple[bytes, str | None]:
+class Accepted(NamedTuple):
+    """A request accepted: the 101 to send and what it agreed to."""
+
+    response: bytes
+    subprotocol: str | None
+    extension: Negotiated | None  # permessage-deflate's parameters, when agreed
+    declined: list[str]  # why extension offers were declined, for the record
+
+
+def accept(
+    request: Request,
+    subprotocols: Sequence[str] | None = None,
+    date: str | None = None,
+    compression: Compression | None = None,
+) -> Accepted:
     """Check an upgrade request and build the 101 response.
 
     `date` is the Date header's value (a server formats it once per second); now, when not given.
-
-    Returns:
-        The response bytes and the negotiated subprotocol.
+    `compression` is the endpoint's permessage-deflate settings (None declines every offer).
 
     Raises:
         HandshakeError: with the status and headers to answer with.
@@ -148,7 +175,13 @@ def accept(request: Request, subprotocols: Sequence[str] | None = None, date: st
     ]
     if subprotocol is not None:
         lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode(), subprotocol
+    extension: Negotiated | None = None
+    declined: list[str] = []
+    if compression is not None:
+        extension, declined = server_negotiate(request.headers.get_all("Sec-WebSocket-Extensions"), compression)
+        if extension is not None:
+            lines.append(f"Sec-WebSocket-Extensions: {extension.header()}")
+    return Accepted(("\r\n".join(lines) + "\r\n\r\n").encode(), subprotocol, extension, declined)
 
 
 def http_response(
@@ -202,21 +235,26 @@ class ClientHandshake:
         origin: str | None = None,
         subprotocols: Sequence[str] = (),
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        compression: Compression | None = None,
     ) -> None:
         try:
             self.uri: WebSocketURI = parse_uri(url)
         except InvalidURI as exc:
             raise ValueError(str(exc)) from None
-        # extensions=None: no Sec-WebSocket-Extensions offer, and any extension in the answer is refused.
+        self.compression = compression
+        # extensions=None for websockets: the offer and the answer's check are wsplay's (deflate.py).
         self._protocol = ClientProtocol(
             self.uri,
             origin=Origin(origin) if origin is not None else None,
             subprotocols=[Subprotocol(p) for p in subprotocols] or None,
         )
         self.request = self._protocol.connect()
+        if compression is not None:
+            self.request.headers["Sec-WebSocket-Extensions"] = client_offer(compression)
         pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
         for name, value in pairs:
             self.request.headers[name] = value
+        self.extension: Negotiated | None = None
         self._reader = StreamReader()
         self._parser = Response.parse(self._reader.read_line, self._reader.read_exact, self._reader.read_to_eof)
         self.response: Response | None = None
@@ -235,7 +273,7 @@ class ClientHandshake:
                 (`status` 101) or not HTTP at all (`status` 0).
         """
         if self.response is not None:
-            raise RuntimeError("the handshake is complete; read the rest with leftover()")
+            raise InvalidState("the handshake is complete; read the rest with leftover()")
         self._reader.feed_data(bytes(data))
         return self._step()
 
@@ -266,8 +304,11 @@ class ClientHandshake:
             body = " ".join(body.split())[:300] or response.reason_phrase
             headers = {k: v for k, v in response.headers.raw_items()}
             raise HandshakeError(f"server answered {response.status_code}: {body}", response.status_code, headers)
+        self.extension = client_accept(response.headers.get_all("Sec-WebSocket-Extensions"), self.compression)
+        # websockets checks the rest; it was offered no extension, so it must not see the answer's.
+        rest = Headers((k, v) for k, v in response.headers.raw_items() if k.lower() != "sec-websocket-extensions")
         try:
-            self._protocol.process_response(response)
+            self._protocol.process_response(dataclasses.replace(response, headers=rest))
         except InvalidHandshake as exc:
             raise HandshakeError(f"invalid upgrade response: {exc}", 101) from None
         self.response = response
