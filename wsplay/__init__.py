@@ -22,6 +22,7 @@ from wsplay.flavors import (
 )
 from wsplay.host import Host, stop_all
 from wsplay.protocol import FrameType, Header
+from wsplay.replay import ReplayResult, replay
 
 # A library logs, it does not print: nothing shows unless the application (or .console()) asks.
 logging.getLogger("wsplay").addHandler(logging.NullHandler())
@@ -47,11 +48,13 @@ __all__ = [
     "RawFrame",
     "ReactiveHandler",
     "ReactiveWebsocket",
+    "ReplayResult",
     "RequestInfo",
     "SocketConnection",
     "Websocket",
     "WsplayError",
     "connect",
     "connect_async",
+    "replay",
     "stop_all",
 ]

@@ -4,6 +4,11 @@ The engine and the client record; widgets and notebook code read snapshots. Reco
 one tuple appended to a bounded deque (records are built only when a snapshot asks), so it stays
 cheap on the hot path; appends and snapshots are single C-level deque operations, safe across the
 loop thread and a notebook cell.
+
+Payloads: a frame of at most PREVIEW bytes is always kept whole. Larger payloads are kept whole while
+the recorder's payload budget (`payload_bytes`, 64 MiB by default) has room, counting the large
+payloads still in the log; beyond it only their first PREVIEW bytes are kept, and the record says so
+(`FrameRecord.cut`). Export a session with `to_har()` / `to_jsonl()` (see `wsplay.export`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import collections
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wsplay.protocol.frames import FrameType, Header, close_code_name
@@ -32,7 +37,11 @@ __all__ = [
     "Refused",
 ]
 
-PREVIEW = 256  # payload bytes kept per frame record
+PREVIEW = 256  # payload bytes always kept per frame record (the whole payload when the budget has room)
+# Whole payloads kept per recorder, beyond PREVIEW bytes each. A 2 GB Binder pod runs the kernel,
+# JupyterLab and the browser's tab too; 64 MiB lets a notebook run a host and a few clients that
+# each fill their budget without coming near the pod's limit.
+PAYLOAD_BUDGET = 64 * 1024 * 1024
 _monotonic = time.monotonic  # asyncio's loop.time(): records keep it, snapshots show wall-clock time
 KEEP_CLOSED = 1000  # closed connections whose counters are kept (a long-running host forgets older ones)
 
@@ -52,14 +61,34 @@ class Event:
 
 @dataclass
 class ConnectionOpened(Event):
+    """A connection completed its opening handshake; the handshake itself when the side recorded it."""
+
     remote: str = ""
     path: str = "/"
     subprotocol: str | None = None
+    url: str = ""  # ws://host/path as the client asked for it ('' when not known)
+    request_line: str = ""  # 'GET /path HTTP/1.1'
+    request_headers: list[tuple[str, str]] = field(default_factory=list)
+    status_line: str = ""  # 'HTTP/1.1 101 Switching Protocols'
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    extensions: str | None = None  # the negotiated Sec-WebSocket-Extensions, if any
 
     kind = "open"
 
     def summary(self) -> str:
         return f"connection {self.connection} opened from {self.remote} on {self.path}"
+
+
+def parse_head(raw: bytes | str) -> tuple[str, list[tuple[str, str]]]:
+    """Split an HTTP head (request or response) into its first line and its (name, value) headers."""
+    text = raw.decode("latin-1") if isinstance(raw, (bytes, bytearray)) else raw
+    lines = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return lines[0], headers
 
 
 @dataclass
@@ -191,7 +220,7 @@ class FrameRecord:
     connection: int
     direction: str  # "in" (received) or "out" (sent)
     header: Header
-    preview: bytes  # the first PREVIEW bytes of the payload, unmasked
+    preview: bytes  # the payload as kept, unmasked: whole, or its first PREVIEW bytes when `cut`
 
     @property
     def fin(self) -> bool:
@@ -231,8 +260,16 @@ class FrameRecord:
         return self.header.header_bytes
 
     @property
-    def truncated(self) -> bool:
+    def payload(self) -> bytes:
+        """The payload as kept (whole unless `cut`)."""
+        return self.preview
+
+    @property
+    def cut(self) -> bool:
+        """True when only the first PREVIEW bytes were kept (the recorder's payload budget was full)."""
         return len(self.preview) < self.header.length
+
+    truncated = cut
 
     def text(self) -> str | None:
         """The preview as text for TEXT/CONTINUE frames that decode (a cut character is replaced)."""
@@ -264,6 +301,7 @@ class FrameRecord:
             "length_form": self.length_form,
             "header_hex": self.header_bytes.hex(" "),
             "preview": self.preview,
+            "cut": self.cut,
         }
 
 
@@ -284,12 +322,26 @@ class Recorder:
         max_frames: frames kept (the oldest are dropped); 0 keeps none but still counts.
         max_events: events kept.
         enabled: False records nothing at all (the engine skips the calls).
+        payload_bytes: bytes of whole payloads larger than PREVIEW kept in the log at once; beyond
+            it such payloads keep their first PREVIEW bytes (the record's `cut` says so).
+        side: "server" or "client": whose records these are (HAR export and replay need it).
 
     """
 
-    def __init__(self, max_frames: int = 2000, max_events: int = 1000, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        max_frames: int = 10_000,
+        max_events: int = 1000,
+        enabled: bool = True,
+        payload_bytes: int = PAYLOAD_BUDGET,
+        side: str = "server",
+    ) -> None:
         self.enabled = enabled
         self.max_frames = max_frames
+        self.payload_bytes = payload_bytes
+        self.side = side
+        self._big: collections.deque[tuple[int, int]] = collections.deque()  # (index, size) of payloads > PREVIEW kept whole
+        self._kept = 0  # their bytes
         self._frames: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=max_frames)
         self._events: collections.deque[Event] = collections.deque(maxlen=max_events)
         self._counters: dict[int, Counters] = {}
@@ -311,31 +363,57 @@ class Recorder:
     # garbage collector stops visiting, and becomes a FrameRecord only when a snapshot asks.
 
     def frame_in(self, counters: Counters, connection: int, header: Header | bytes, payload: Any, when: float) -> None:
+        n = len(payload)
         counters.frames_in += 1
-        counters.bytes_in += len(payload)
+        counters.bytes_in += n
         if self.max_frames:
-            n = self._n
-            self._n = n + 1
-            # bytes of at most PREVIEW are kept as they are (slicing returns the same object); anything
-            # else, a borrowed view above all, is copied, since its buffer will be reused.
-            self._append((n, when, connection, "in", header, payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])))
+            i = self._n
+            self._n = i + 1
+            # bytes are kept as they are; anything else, a borrowed view above all, is copied, since
+            # its buffer will be reused. Past PREVIEW bytes the payload budget decides.
+            if n <= PREVIEW or self._room(i, n):
+                self._append((i, when, connection, "in", header, payload if type(payload) is bytes else bytes(payload)))
+            else:
+                self._append((i, when, connection, "in", header, bytes(payload[:PREVIEW])))
 
     def frame_out(self, counters: Counters, connection: int, header: Header | bytes, payload: Any, when: float) -> None:
+        n = len(payload)
         counters.frames_out += 1
-        counters.bytes_out += len(payload)
+        counters.bytes_out += n
         if self.max_frames:
-            n = self._n
-            self._n = n + 1
-            self._append((n, when, connection, "out", header, payload[:PREVIEW] if type(payload) is bytes else bytes(payload[:PREVIEW])))
+            i = self._n
+            self._n = i + 1
+            if n <= PREVIEW or self._room(i, n):
+                self._append((i, when, connection, "out", header, payload if type(payload) is bytes else bytes(payload)))
+            else:
+                self._append((i, when, connection, "out", header, bytes(payload[:PREVIEW])))
 
     def frame_out_wire(self, counters: Counters, connection: int, wire: bytes, length: int, when: float) -> None:
         """Record a whole unmasked frame as sent (header and payload in one object; split when read)."""
         counters.frames_out += 1
         counters.bytes_out += length
         if self.max_frames:
-            n = self._n
-            self._n = n + 1
-            self._append((n, when, connection, "out", wire if length <= PREVIEW else wire[: PREVIEW + 14], None))
+            i = self._n
+            self._n = i + 1
+            keep = wire if length <= PREVIEW or self._room(i, length) else wire[: PREVIEW + 14]
+            self._append((i, when, connection, "out", keep, None))
+
+    def _room(self, index: int, size: int) -> bool:
+        """Whether a payload of `size` (> PREVIEW) bytes fits the budget; if so it is counted in."""
+        big = self._big
+        gone = index - self.max_frames  # records at or below this index have left the bounded log
+        while big and big[0][0] <= gone:
+            self._kept -= big.popleft()[1]
+        if self._kept + size > self.payload_bytes:
+            return False
+        big.append((index, size))
+        self._kept += size
+        return True
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of whole payloads larger than PREVIEW in the log now (at most `payload_bytes`)."""
+        return self._kept
 
     @property
     def version(self) -> int:
@@ -369,6 +447,8 @@ class Recorder:
         self._cleared += len(self._frames)
         self._frames.clear()
         self._events.clear()
+        self._big = collections.deque()
+        self._kept = 0
         self._changes += 1
 
     def retire(self, connection: int) -> None:
@@ -394,8 +474,8 @@ class Recorder:
             if not isinstance(header, Header):
                 wire = header
                 header = Header.parse(wire)
-                if preview is None:  # recorded whole by frame_out_wire
-                    preview = wire[len(header.header_bytes) :][:PREVIEW]
+                if preview is None:  # recorded whole (or cut) by frame_out_wire
+                    preview = wire[len(header.header_bytes) :]
             out.append(FrameRecord(index, t, conn, direction, header, preview))
         return out
 
@@ -419,4 +499,24 @@ class Recorder:
         if what == "events":
             return pd.DataFrame([{"kind": e.kind, "summary": e.summary(), **vars(e)} for e in self.events()])
         raise ValueError(f"to_dataframe() shows 'frames' or 'events', not {what!r}")
+
+    # -- export (see wsplay.export) ---------------------------------------------------------------
+
+    def to_har(self) -> dict[str, Any]:
+        """The session as HAR 1.2 with Chrome's `_webSocketMessages` (a dict; `json.dump` it)."""
+        from wsplay.export import to_har
+
+        return to_har(self)
+
+    def to_jsonl(self) -> str:
+        """The session as JSON lines: one line per connection opened, frame and close."""
+        from wsplay.export import to_jsonl
+
+        return to_jsonl(self)
+
+    def export(self, path: Any) -> Any:
+        """Write the session to `path`: HAR for a name ending in .har, JSON lines otherwise; returns the path."""
+        from wsplay.export import export
+
+        return export(self, path)
 

@@ -83,7 +83,7 @@ class Client(Receiving):
         self._mask = mask_source or (lambda: os.urandom(4))
         self._proto = Connection(Side.CLIENT, max_message_size=max_message_size, mask_source=self._mask)
         kept = 2000 if record is True else int(record)  # record=True: the default size
-        self.recorder = Recorder(max_frames=kept, enabled=record is not False)
+        self.recorder = Recorder(max_frames=kept, enabled=record is not False, side="client")
         self._rec = self.recorder if self.recorder.enabled else None  # the hot path checks one attribute
         self.subprotocol: str | None = None
         self.response_headers: Any = None
@@ -125,6 +125,13 @@ class Client(Receiving):
     def events(self) -> list[Any]:
         """A snapshot of the recorded events (open, close, limit hit)."""
         return self.recorder.events()
+
+    def decoder(self, name: str, fn: Callable[[bytes], Any]) -> Client:
+        """Offer `fn(payload) -> anything` as a payload view in every panel (the registry hosts share too)."""
+        from wsplay import decoders
+
+        decoders.register(name, fn)
+        return self
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -186,7 +193,16 @@ class Client(Receiving):
         if self._rec:
             peer = self._transport.get_extra_info("peername")
             remote = f"{peer[0]}:{peer[1]}" if peer else ""
-            self._rec.event(ConnectionOpened(time.time(), self.id, remote, self._handshake.request.path, self.subprotocol))
+            request, status = self._handshake.request, f"HTTP/1.1 {response.status_code} {response.reason_phrase}"
+            answered = list(response.headers.raw_items())
+            self._rec.event(
+                ConnectionOpened(
+                    time.time(), self.id, remote, request.path, self.subprotocol, url=self.url,
+                    request_line=f"GET {request.path} HTTP/1.1", request_headers=list(request.headers.raw_items()),
+                    status_line=status, response_headers=answered,
+                    extensions=response.headers.get("Sec-WebSocket-Extensions"),
+                )
+            )  # fmt: skip
         self._opening.set_result(None)
         if self.ping_interval:
             self._timer("keepalive", self.ping_interval, self._on_keepalive)

@@ -22,6 +22,7 @@ from wsplay.observe import (
     LoopBlocked,
     Recorder,
     Refused,
+    parse_head,
 )
 
 __all__ = ["Endpoint", "HandlerError", "Server"]
@@ -193,13 +194,13 @@ class Server:
             except Exception:  # an observer must never break the server
                 log.exception("wsplay listener failed")
 
-    def _on_open(self, conn: SocketConnection) -> None:
+    def _on_open(self, conn: SocketConnection, response: bytes = b"") -> None:
         self.connections[conn.id] = conn
         host = conn.remote_address
         where = f"{host[0]}:{host[1]}" if host else "?"
         log.info("connection %s opened from %s on %s", conn.id, where, conn.request.path)
         if self.recorder is not None:
-            self.recorder.event(ConnectionOpened(time.time(), conn.id, where, conn.request.path, conn.request.subprotocol))
+            self.recorder.event(_opened(conn, where, response))
         self._emit("open", conn)
 
     def _on_close(self, conn: SocketConnection) -> None:
@@ -232,3 +233,21 @@ class Server:
         if self.recorder is not None:
             self.recorder.event(HandlerErrorRecord(time.time(), conn.id, conn._busy_handler, f"{type(exc).__name__}: {exc}", tb))
         self._emit("error", conn, error)
+
+
+def _opened(conn: SocketConnection, where: str, response: bytes) -> ConnectionOpened:
+    """The open event with the handshake as the panel shows it (request head, the 101 we answered)."""
+    request = conn.request
+    target = request.path + (f"?{request.query}" if request.query else "")
+    headers = list(request.headers.raw_items())
+    status, answered = parse_head(response) if response else ("", [])
+    host = request.headers.get("Host", "")
+    return ConnectionOpened(
+        time.time(), conn.id, where, request.path, request.subprotocol,
+        url=f"ws://{host}{target}" if host else "",
+        request_line=f"{request.method} {target} HTTP/1.1",
+        request_headers=headers,
+        status_line=status,
+        response_headers=answered,
+        extensions=dict((k.lower(), v) for k, v in answered).get("sec-websocket-extensions"),
+    )  # fmt: skip

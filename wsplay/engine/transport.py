@@ -197,7 +197,7 @@ class WebsocketTransport(asyncio.BufferedProtocol):
         self.buffer_updated = socket.data_received  # type: ignore[method-assign]
         self.pause_writing = socket.pause_writing  # type: ignore[method-assign]
         self.resume_writing = socket.resume_writing  # type: ignore[method-assign]
-        server._on_open(socket)
+        server._on_open(socket, response)
         assert server.loop is not None  # a transport exists only while its server runs
         socket.task = task = server.loop.create_task(self._serve(endpoint, socket))
         server.handler_tasks.add(task)
