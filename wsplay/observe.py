@@ -340,6 +340,9 @@ class Recorder:
         self.max_frames = max_frames
         self.payload_bytes = payload_bytes
         self.side = side
+        # Records keep the loop's monotonic clock; snapshots add this offset to show wall-clock time.
+        # One offset per recorder, so every snapshot (and export) gives a frame the same time.
+        self._offset = time.time() - time.monotonic()
         self._big: collections.deque[tuple[int, int]] = collections.deque()  # (index, size) of payloads > PREVIEW kept whole
         self._kept = 0  # their bytes
         self._frames: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=max_frames)
@@ -428,6 +431,11 @@ class Recorder:
         return counters
 
     @property
+    def first_index(self) -> int:
+        """The index of the oldest frame still in the log (the next index when the log is empty)."""
+        return self._n - len(self._frames)
+
+    @property
     def dropped(self) -> int:
         """Frames recorded that fell off the bounded log."""
         return self._n - self._cleared - len(self._frames)
@@ -460,13 +468,27 @@ class Recorder:
 
     # -- reading (any thread) -------------------------------------------------------------------
 
-    def frames(self, connection: int | None = None, last: int | None = None) -> list[FrameRecord]:
-        """A snapshot of the logged frames, oldest first (of one connection, or the `last` few, when given)."""
+    def frames(self, connection: int | None = None, last: int | None = None, since: int | None = None) -> list[FrameRecord]:
+        """A snapshot of the logged frames, oldest first.
+
+        Args:
+            connection: only this connection's frames.
+            last: only the `last` few frames (when no connection is given).
+            since: only frames whose index is above this one (cheap: the older ones are not built).
+        """
         rows: Any = self._frames.copy()
-        if last is not None and connection is None:
+        if since is not None and rows:
+            # Indexes in the log are consecutive, so the newer ones are the last (newest - since).
+            newer = rows[-1][0] - since
+            rows = itertools.islice(rows, max(0, len(rows) - max(0, newer)), None)
+        elif last is not None and connection is None:
             rows = itertools.islice(rows, max(0, len(rows) - last), None)
+        return self.frames_of(rows, connection)
+
+    def frames_of(self, rows: Any, connection: int | None = None) -> list[FrameRecord]:
+        """FrameRecords from raw records (tuples as the hot paths append them)."""
         out = []
-        offset = time.time() - time.monotonic()
+        offset = self._offset
         for index, t, conn, direction, header, preview in rows:
             t += offset
             if connection is not None and conn != connection:
@@ -478,6 +500,40 @@ class Recorder:
                     preview = wire[len(header.header_bytes) :]
             out.append(FrameRecord(index, t, conn, direction, header, preview))
         return out
+
+    def find(self, index: int) -> FrameRecord | None:
+        """The frame with this index, if the log still has it."""
+        rows = self._frames.copy()
+        if not rows:
+            return None
+        pos = index - rows[0][0]
+        if not 0 <= pos < len(rows):
+            return None
+        out = self.frames_of(itertools.islice(rows, pos, pos + 1))
+        return out[0] if out else None
+
+    @property
+    def recorded(self) -> int:
+        """Frames recorded so far (also those the bounded log has dropped or Clear hid)."""
+        return self._n
+
+    def totals(self) -> Counters:
+        """Counters summed over every connection still counted (the latest KEEP_CLOSED closed ones and the open ones)."""
+        total = Counters()
+        for _ in range(5):
+            try:
+                counters = list(self._counters.values())
+                break
+            except RuntimeError:  # the loop thread added a connection while we copied: again
+                continue
+        else:
+            return total
+        for c in counters:
+            total.frames_in += c.frames_in
+            total.frames_out += c.frames_out
+            total.bytes_in += c.bytes_in
+            total.bytes_out += c.bytes_out
+        return total
 
     def events(self, kind: str | None = None) -> list[Event]:
         """A snapshot of the events, oldest first (only those of `kind`, e.g. "stall", when given)."""
