@@ -153,7 +153,7 @@ class ClientPanel(LivePanel):
                 close_name=close_code_name(code) if code is not None else None,
                 close_reason=client.close_reason,
                 closed_by=getattr(client, "closed_by", None),
-                id=client.id,
+                id=getattr(client, "id", None),
             )
         values["status"] = status
         if rec is not None:
