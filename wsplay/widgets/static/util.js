@@ -56,12 +56,16 @@ export function fmtTime(t) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+// A frame received is stamped when it was read and one sent when it was written, so a frame can
+// come a few microseconds "before" the one logged ahead of it: the sign is shown, not hidden.
 export function fmtDelta(seconds) {
   if (seconds === null || seconds === undefined) return "";
-  if (seconds < 0.001) return `+${Math.round(seconds * 1e6)} µs`;
-  if (seconds < 1) return `+${(seconds * 1000).toFixed(1)} ms`;
-  if (seconds < 120) return `+${seconds.toFixed(2)} s`;
-  return `+${Math.round(seconds / 60)} min`;
+  const sign = seconds < 0 ? "−" : "+";
+  const s = Math.abs(seconds);
+  if (s < 0.001) return `${sign}${Math.round(s * 1e6)} µs`;
+  if (s < 1) return `${sign}${(s * 1000).toFixed(1)} ms`;
+  if (s < 120) return `${sign}${s.toFixed(2)} s`;
+  return `${sign}${Math.round(s / 60)} min`;
 }
 
 export function fmtBytes(n) {
