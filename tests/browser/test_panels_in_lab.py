@@ -96,6 +96,13 @@ def _inspect_in_row(panel: Locator) -> None:
     panel.locator(f".wsp-inspector .wsp-title:has-text('#{index} ')").wait_for(timeout=10_000)
 
 
+def _element_shot(locator: Locator, name: str) -> None:
+    """A screenshot of one part of the panel (artifacts/<name>.png); the README's pictures are these."""
+    Path("artifacts").mkdir(exist_ok=True)
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=f"artifacts/{name}.png")
+
+
 def test_the_server_panel_in_lab(
     jupyterlab: Any,
     new_page: Callable[..., Page],
@@ -120,6 +127,7 @@ def test_the_server_panel_in_lab(
     assert 10 < _rows(panel).count() < 100  # virtualised: only the rows in view exist
     panel.scroll_into_view_if_needed()
     screenshot(page, "panel-table")
+    _element_shot(panel.locator(".wsp-bar"), "docs-status")
     scroller = panel.locator(".wsp-scroll")
     scroller.hover()
     for _ in range(40):  # the mouse wheel, as a reader scrolls back to the first frame
@@ -146,6 +154,7 @@ def test_the_server_panel_in_lab(
     panel.locator(".wsp-inspector .wsp-field[data-field='ext16']").first.hover()
     assert [b.inner_text() for b in panel.locator(".wsp-dump .wsp-byte.wsp-hl").all()] == ["01", "2c"]
     screenshot(page, "panel-bits-16")
+    _element_shot(panel.locator(".wsp-inspector"), "docs-inspector")
 
     # A 64-bit extended length.
     _search(panel, "big!", expect="62 69 67 21")
@@ -163,6 +172,7 @@ def test_the_server_panel_in_lab(
     tree.wait_for()
     assert "deep: true" in tree.inner_text() and "list: [3]" in tree.inner_text()
     screenshot(page, "panel-json-tree")
+    _element_shot(panel.locator(".wsp-view"), "docs-json-tree")
     panel.locator(".wsp-tab[data-view='json text']").click()
     assert '"deep": true' in panel.locator(".wsp-view pre").inner_text()
 
@@ -202,6 +212,9 @@ def test_the_server_panel_in_lab(
     assert panel.locator(".wsp-seq .wsp-seq-gaplabel").count() >= 1
     panel.locator(".wsp-sequence").scroll_into_view_if_needed()
     screenshot(page, "panel-sequence")
+    _element_shot(panel.locator(".wsp-pictures"), "docs-pictures")
+    panel.locator(".wsp-scroll .wsp-row").first.click()
+    _element_shot(panel.locator(".wsp-frames"), "docs-frames")
 
     # Export: the button downloads a HAR whose messages match the recorder's.
     with page.expect_download() as info:
