@@ -198,6 +198,7 @@ class LivePanel(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._refresher: Refresher | None = None
         self._seq = 0
+        self._shown: dict[str, Any] | None = None  # what the inspector was last sent
         self._pings: dict[tuple[int, bytes], float] = {}
         self._rtts: list[list[float]] = []
         self.feed = FrameFeed(None)
@@ -323,6 +324,19 @@ class LivePanel(anywidget.AnyWidget):
     def _on_selected(self, change: Any) -> None:
         self.inspect(change["new"])
 
+    def select(self, index: int | None) -> dict[str, Any] | None:
+        """Show the frame with this recorder index in the inspector (every view); return what it shows.
+
+        Example:
+            panel = host.panel()
+            panel.select(host.frames[-1].index)["mask_key"]
+        """
+        if self.selected == index:
+            return self.inspect(index)
+        self._shown = None
+        self.selected = index  # the views show it (and the observer sends its details)
+        return self._shown
+
     def inspect(self, index: int | None) -> dict[str, Any] | None:
         """Send the details of the frame with this recorder index to the views; return them."""
         rec = self._recorder()
@@ -332,9 +346,11 @@ class LivePanel(anywidget.AnyWidget):
         if record is None:
             content: dict[str, Any] = {"kind": "frame", "index": index, "missing": True}
             self.send(content)
+            self._shown = content
             return content
         content, payload = detail(record)
         self.send({"kind": "frame", **content}, [payload])
+        self._shown = content
         return content
 
     def _on_custom(self, _widget: Any, content: Any, buffers: Any) -> None:
