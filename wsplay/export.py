@@ -213,7 +213,7 @@ def load_session(source: str | Path | dict[str, Any]) -> tuple[str, dict[int, li
     stripped = text.lstrip()
     if stripped.startswith("{") and '"log"' in stripped[:200]:
         return _from_har(json.loads(text))
-    side, conns = "server", {}
+    side, conns = "server", {}  # type: str, dict[int, list[dict[str, Any]]]
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -228,7 +228,7 @@ def load_session(source: str | Path | dict[str, Any]) -> tuple[str, dict[int, li
 
 
 def _from_har(har: dict[str, Any]) -> tuple[str, dict[int, list[dict[str, Any]]]]:
-    side, conns = "client", {}
+    side, conns = "client", {}  # type: str, dict[int, list[dict[str, Any]]]
     for n, entry in enumerate(har.get("log", {}).get("entries", []), 1):
         if entry.get("_resourceType") != "websocket" and "_webSocketMessages" not in entry:
             continue

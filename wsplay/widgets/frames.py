@@ -181,9 +181,9 @@ class FrameFeed:
             if self.paused:
                 self._sent = rec.first_index - 1  # unpausing starts afresh anyway
                 return {"reset": True, "rows": [], "back": []}
-            rows = self._rows(frames)
-            self._backlog.extend(rows[: -self.cap])
-            return {"reset": True, "rows": rows[-self.cap :], "back": []}
+            everything = self._rows(frames)
+            self._backlog.extend(everything[: -self.cap])
+            return {"reset": True, "rows": everything[-self.cap :], "back": []}
         if rec is None or self.paused:
             return None
         new = rec.frames(since=self._sent)
