@@ -51,17 +51,21 @@ def test_recorder_is_bounded_and_counts_everything() -> None:
     assert isinstance(frames[0].header, Header) and frames[0].type_name == "TEXT"
 
 
-def test_a_borrowed_view_is_copied_whole_or_cut_to_a_preview() -> None:
+def test_bytes_are_kept_whole_within_the_budget_and_a_borrowed_view_as_a_copied_preview() -> None:
     rec = Recorder(payload_bytes=1500)
+    head = encode_header(FrameType.BINARY, 1000)
+    payload = b"w" * 1000
+    rec.frame(1, "in", head, payload)  # fits the budget: kept whole, the same object
+    rec.frame(1, "in", head, b"v" * 1000)  # 2000 > 1500: only a preview
     buf = bytearray(b"x" * 1000)
     view = memoryview(buf)
-    rec.frame(1, "in", encode_header(FrameType.BINARY, 1000), view)  # fits the budget: kept whole
-    rec.frame(1, "in", encode_header(FrameType.BINARY, 1000), view)  # 2000 > 1500: only a preview
+    rec.frame(1, "in", head, view)  # borrowed: a copy of its first PREVIEW bytes, whatever the budget
     view.release()
     buf[:] = b"y" * 1000
-    whole, cut = rec.frames()
-    assert whole.preview == b"x" * 1000 and not whole.cut and whole.payload is whole.preview
-    assert cut.preview == b"x" * 256 and cut.cut and cut.truncated and cut.length == 1000
+    whole, cut, borrowed = rec.frames()
+    assert whole.preview is payload and not whole.cut and whole.payload is whole.preview
+    assert cut.preview == b"v" * 256 and cut.cut and cut.truncated and cut.length == 1000
+    assert borrowed.preview == b"x" * 256 and borrowed.cut
     assert rec.kept_bytes == 1000
 
 

@@ -8,7 +8,10 @@ loop thread and a notebook cell.
 Payloads: a frame of at most PREVIEW bytes is always kept whole. Larger payloads are kept whole while
 the recorder's payload budget (`payload_bytes`, 64 MiB by default) has room, counting the large
 payloads still in the log; beyond it only their first PREVIEW bytes are kept, and the record says so
-(`FrameRecord.cut`). Export a session with `to_har()` / `to_jsonl()` (see `wsplay.export`).
+(`FrameRecord.cut`). Keeping a payload whole copies nothing (the record holds the bytes object the
+handler got); a payload that is not `bytes` (a borrowed view under do_not_allocate_frame_data(), a
+bytearray written) keeps only its first PREVIEW bytes, since copying it whole would allocate what
+borrowing saves. Export a session with `to_har()` / `to_jsonl()` (see `wsplay.export`).
 """
 
 from __future__ import annotations
@@ -372,10 +375,12 @@ class Recorder:
         if self.max_frames:
             i = self._n
             self._n = i + 1
-            # bytes are kept as they are; anything else, a borrowed view above all, is copied, since
-            # its buffer will be reused. Past PREVIEW bytes the payload budget decides.
-            if n <= PREVIEW or self._room(i, n):
-                self._append((i, when, connection, "in", header, payload if type(payload) is bytes else bytes(payload)))
+            # bytes are kept as they are (no copy: the very object the handler got), whole while the
+            # payload budget has room. Anything else, a borrowed view above all, must be copied since
+            # its buffer will be reused: only its first PREVIEW bytes are, so that recording never
+            # allocates what do_not_allocate_frame_data() saves.
+            if type(payload) is bytes:
+                self._append((i, when, connection, "in", header, payload if n <= PREVIEW or self._room(i, n) else payload[:PREVIEW]))
             else:
                 self._append((i, when, connection, "in", header, bytes(payload[:PREVIEW])))
 
@@ -386,8 +391,8 @@ class Recorder:
         if self.max_frames:
             i = self._n
             self._n = i + 1
-            if n <= PREVIEW or self._room(i, n):
-                self._append((i, when, connection, "out", header, payload if type(payload) is bytes else bytes(payload)))
+            if type(payload) is bytes:
+                self._append((i, when, connection, "out", header, payload if n <= PREVIEW or self._room(i, n) else payload[:PREVIEW]))
             else:
                 self._append((i, when, connection, "out", header, bytes(payload[:PREVIEW])))
 
