@@ -506,6 +506,12 @@ class Recorder:
             out.append(FrameRecord(index, t, conn, direction, header, preview))
         return out
 
+    def raw_records(self) -> list[tuple[Any, ...]]:
+        """The log as the hot paths keep it, oldest first: (index, monotonic time, connection,
+        direction, header or whole-frame bytes, payload or None). Cheap (one copy of the deque);
+        `frames_of()` turns the ones you need into FrameRecords. Indexes are consecutive."""
+        return list(self._frames.copy())
+
     def find(self, index: int) -> FrameRecord | None:
         """The frame with this index, if the log still has it."""
         rows = self._frames.copy()

@@ -15,7 +15,6 @@ Flags: FIN 1, RSV1 2, RSV2 4, RSV3 8, MASK 16, CUT 32 (only part of the payload 
 
 from __future__ import annotations
 
-import collections
 import re
 from typing import Any
 
@@ -30,6 +29,7 @@ INSPECT_BYTES = 256 * 1024  # payload bytes the inspector gets at most
 FIN, RSV1, RSV2, RSV3, MASK, CUT = 1, 2, 4, 8, 16, 32
 TYPES = ("TEXT", "BINARY", "CONTINUE", "CLOSE", "PING", "PONG", "data", "control", "reserved")
 _LENGTH_FORMS = {7: "7-bit", 16: "16-bit extended", 64: "64-bit extended"}
+_NAMES = {0: "CONTINUE", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}
 
 
 def flags_of(r: FrameRecord) -> int:
@@ -67,7 +67,13 @@ def searchable(r: FrameRecord) -> str:
 
 
 class FrameFeed:
-    """Decides the rows each push sends to the browser (see the module docstring)."""
+    """Decides the rows each push sends to the browser (see the module docstring).
+
+    It works on the recorder's raw records and builds a FrameRecord only for the rows it sends (and,
+    while a search is active, for the frames it searches), so a push costs about the same however
+    many frames arrived since the last one: under a flood the skipped frames are remembered as index
+    ranges, not built.
+    """
 
     def __init__(self, recorder: Recorder | None, cap: int = ROWS_PER_PUSH) -> None:
         self.recorder = recorder
@@ -80,11 +86,10 @@ class FrameFeed:
         self.error = ""  # why the search pattern is not used ('' when it is)
         self.after = -1  # Clear: frames up to this index are not shown
         self.paused = False
-        self.matching = 0  # rows that matched since the last reset
+        self.matching = 0  # rows sent since the last reset
         self._pattern: re.Pattern[str] | None = None
         self._sent = -1  # the newest index looked at
-        self._last: dict[int, float] = {}  # connection -> time of its newest frame seen (for deltas)
-        self._backlog: collections.deque[list[Any]] = collections.deque()  # rows skipped, oldest first
+        self._gaps: list[list[int]] = []  # [lo, hi] index ranges skipped in a burst, oldest first
         self._reset = True
 
     # -- settings (the kernel's main thread, under the panel's lock) --------------------------------
@@ -105,9 +110,9 @@ class FrameFeed:
     def clear(self) -> None:
         """Hide the frames logged so far (the recorder keeps them)."""
         rec = self.recorder
-        newest = rec.frames(last=1) if rec is not None else []
+        newest = rec.raw_records()[-1:] if rec is not None else []
         if newest:
-            self.after = newest[-1].index
+            self.after = newest[-1][0]
         self.reset()
 
     def set_recorder(self, recorder: Recorder | None) -> None:
@@ -121,46 +126,75 @@ class FrameFeed:
 
     @property
     def backlog(self) -> int:
-        return len(self._backlog)
+        """Frames skipped in a burst and not sent yet (an upper bound when filters are on)."""
+        return sum(hi - lo + 1 for lo, hi in self._gaps)
 
     # -- matching -----------------------------------------------------------------------------------
 
+    def _searching(self) -> bool:
+        return bool(self.query) and not self.error
+
     def matches(self, r: FrameRecord) -> bool:
-        if r.index <= self.after:
+        """Whether a frame passes the filters and the search (what the table shows)."""
+        return self._matches_raw((r.index, r.time, r.connection, r.direction, r.header, None), r)
+
+    def _matches_raw(self, t: tuple[Any, ...], record: FrameRecord | None = None) -> bool:
+        if t[0] <= self.after:
             return False
-        if self.connection is not None and r.connection != self.connection:
+        if self.connection is not None and t[2] != self.connection:
             return False
-        if self.direction is not None and r.direction != self.direction:
+        if self.direction is not None and t[3] != self.direction:
             return False
         kind = self.type
         if kind is not None:
+            header = t[4]
+            opcode = header[0] & 0x0F if isinstance(header, (bytes, bytearray)) else header.opcode
             if kind == "data":
-                if r.opcode not in (0, 1, 2):
+                if opcode not in (0, 1, 2):
                     return False
             elif kind == "control":
-                if r.opcode not in (8, 9, 10):
+                if opcode not in (8, 9, 10):
                     return False
             elif kind == "reserved":
-                if r.header.type is not None:
+                if opcode in (0, 1, 2, 8, 9, 10):
                     return False
-            elif r.type_name != kind:
+            elif _NAMES.get(opcode) != kind:
                 return False
-        if self.query and not self.error:
-            text = searchable(r)
+        if self._searching():
+            if record is None:
+                assert self.recorder is not None
+                record = self.recorder.frames_of([t])[0]
+            text = searchable(record)
             if self._pattern is not None:
                 return self._pattern.search(text) is not None
             return self.query.lower() in text.lower()
         return True
 
-    def _rows(self, frames: list[FrameRecord]) -> list[list[Any]]:
-        """Rows of the matching frames, with each frame's delta to its connection's previous frame."""
+    def _take(self, raw: list[tuple[Any, ...]], lo: int, hi: int, limit: int) -> tuple[list[int], int | None]:
+        """Positions in `raw` of the newest (up to `limit`) matching frames with indexes lo..hi, oldest
+        first, and the index below which the range was not looked at (None: all of it was)."""
+        first = raw[0][0]
+        found: list[int] = []
+        match = self._matches_raw
+        for pos in range(hi - first, lo - first - 1, -1):
+            if len(found) == limit:
+                return found[::-1], raw[pos][0] + 1
+            if match(raw[pos]):
+                found.append(pos)
+        return found[::-1], None
+
+    def _encode(self, raw: list[tuple[Any, ...]], positions: list[int]) -> list[list[Any]]:
+        assert self.recorder is not None
+        records = self.recorder.frames_of([raw[p] for p in positions])
         rows = []
-        last = self._last
-        for r in frames:
-            before = last.get(r.connection)
-            last[r.connection] = r.time
-            if self.matches(r):
-                rows.append(encode_row(r, None if before is None else r.time - before))
+        for pos, r in zip(positions, records):
+            conn, t = raw[pos][2], raw[pos][1]
+            delta = None
+            for j in range(pos - 1, max(-1, pos - 2000), -1):  # the connection's previous frame, if near
+                if raw[j][2] == conn:
+                    delta = t - raw[j][1]
+                    break
+            rows.append(encode_row(r, delta))
         self.matching += len(rows)
         return rows
 
@@ -169,43 +203,50 @@ class FrameFeed:
     def push(self) -> dict[str, Any] | None:
         """The next batch: {"reset": bool, "rows": [...newer...], "back": [...older, to merge...]}, or None."""
         rec = self.recorder
-        if self._reset:
+        reset = self._reset
+        if reset:
             self._reset = False
-            self._backlog.clear()
-            self._last = {}
+            self._gaps = []
             self.matching = 0
-            if rec is None:
+            self._sent = -1
+            if rec is None or self.paused:
+                if rec is not None:
+                    self._sent = rec.recorded - 1  # unpausing starts afresh anyway
                 return {"reset": True, "rows": [], "back": []}
-            frames = rec.frames()
-            self._sent = frames[-1].index if frames else rec.first_index - 1
-            if self.paused:
-                self._sent = rec.first_index - 1  # unpausing starts afresh anyway
-                return {"reset": True, "rows": [], "back": []}
-            everything = self._rows(frames)
-            self._backlog.extend(everything[: -self.cap])
-            return {"reset": True, "rows": everything[-self.cap :], "back": []}
         if rec is None or self.paused:
             return None
-        new = rec.frames(since=self._sent)
+        raw = rec.raw_records()
+        if not raw:
+            return {"reset": True, "rows": [], "back": []} if reset else None
+        first, newest = raw[0][0], raw[-1][0]
         rows: list[list[Any]] = []
-        if new:
-            self._sent = new[-1].index
-            rows = self._rows(new)
-            if len(rows) > self.cap:
-                self._backlog.extend(rows[: -self.cap])
-                rows = rows[-self.cap :]
+        if newest > self._sent:
+            start = max(self._sent + 1, first)
+            self._sent = newest
+            positions, stopped = self._take(raw, start, newest, self.cap)
+            if stopped is not None:
+                self._gaps.append([start, stopped - 1])
+            rows = self._encode(raw, positions)
         back: list[list[Any]] = []
         room = self.cap - len(rows)
-        while room > 0 and self._backlog:
-            back.append(self._backlog.pop())  # the newest skipped rows first
-            room -= 1
-        limit = rec.max_frames or 0
-        while len(self._backlog) > limit:  # the browser keeps at most the recorder's number of rows
-            self._backlog.popleft()
-        if not rows and not back:
+        while room > 0 and self._gaps:
+            lo, hi = self._gaps[-1]
+            lo = max(lo, first)  # what the recorder has dropped cannot be sent any more
+            if hi < lo:
+                self._gaps.pop()
+                continue
+            positions, stopped = self._take(raw, lo, hi, room)
+            if stopped is None:
+                self._gaps.pop()
+            else:
+                self._gaps[-1] = [lo, stopped - 1]
+            back = self._encode(raw, positions) + back
+            room -= len(positions)
+        self._gaps = [[max(lo, first), hi] for lo, hi in self._gaps if hi >= first]
+        if not rows and not back and not reset:
             return None
-        back.reverse()
-        return {"reset": False, "rows": rows, "back": back}
+        back.sort(key=lambda row: row[0])
+        return {"reset": reset, "rows": rows, "back": back}
 
 
 def detail(r: FrameRecord) -> tuple[dict[str, Any], bytes]:
