@@ -175,7 +175,7 @@ class Host:
         self._options.origins.any_origin = True
         return self
 
-    def record(self, frames: int | bool = 10_000, events: int = 1000, payload_bytes: int = PAYLOAD_BUDGET) -> Host:
+    def record(self, frames: int | bool = 2000, events: int = 1000, payload_bytes: int = PAYLOAD_BUDGET) -> Host:
         """Keep the last `frames` frames and `events` events for the panel and `host.frames`.
 
         Payloads larger than 256 bytes are kept whole while their total stays within `payload_bytes`

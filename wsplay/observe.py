@@ -333,7 +333,7 @@ class Recorder:
 
     def __init__(
         self,
-        max_frames: int = 10_000,
+        max_frames: int = 2000,
         max_events: int = 1000,
         enabled: bool = True,
         payload_bytes: int = PAYLOAD_BUDGET,

@@ -42,13 +42,13 @@ def _fake_client(recorder: Recorder) -> SimpleNamespace:
 @pytest.mark.parametrize("kind", ["server", "client"])
 def test_a_burst_of_frames_costs_few_messages_and_ends_complete(comms, hosts, kit, browser, kind) -> None:
     if kind == "server":
-        host = hosts(start=False)
+        host = hosts(start=False).record(frames=BURST)  # the table can hold them all
         recorder = host.recorder
         panel = ServerPanel(host)
         connection = 1
         recorder.event(ConnectionOpened(time.time(), connection, "127.0.0.1:5555", "/burst"))
     else:
-        recorder = Recorder()
+        recorder = Recorder(max_frames=BURST)
         panel = ClientPanel(_fake_client(recorder))
         connection = 7
     view = browser(panel)
