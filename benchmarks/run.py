@@ -48,6 +48,8 @@ SERVERS: dict[str, list[str]] = {
     "wsplay-reactive-noalloc": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-allocate"],
     "wsplay-reactive-norecord": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-record"],
     "wsplay-reactive-dev": [*WSPLAY, "--flavor", "reactive"],
+    # wsplay-reactive plus an open server panel (benchmarks/panel.py): what a displayed panel costs
+    "wsplay-reactive-panel": [PY, str(HERE / "panel.py")],
     "websockets": [*OTHER, "websockets"],
     "reference": [*OTHER, "reference"],
 }

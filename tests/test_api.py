@@ -25,6 +25,7 @@ LAYERS: list[tuple[int, str]] = [
     (1, "wsplay.errors"),
     (2, "wsplay.protocol"),
     (3, "wsplay.observe"),
+    (3, "wsplay.decoders"),
     (4, "wsplay.runtime"),
     (5, "wsplay.core"),
     (6, "wsplay.engine"),
@@ -32,6 +33,7 @@ LAYERS: list[tuple[int, str]] = [
     (7, "wsplay.flavors"),
     (8, "wsplay.examples"),
     (8, "wsplay.host"),
+    (8, "wsplay.replay"),
     (9, "wsplay.widgets"),
     (10, "wsplay"),  # the facade: re-exports, and plugs the panels into Host and Client
     (11, "wsplay.__main__"),

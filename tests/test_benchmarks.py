@@ -49,3 +49,16 @@ def test_quick_allocation_measurement_runs():
         key = "hwm_growth" if name.startswith("process") else "peak"
         assert all(report[name][mode][key] > 0 for mode in ("default", "no_allocate")), report[name]
     assert report["per_frame_16384"]["default"]["allocated"] >= 16 * 1024
+
+
+def test_quick_panel_cost_measurement_runs(tmp_path):
+    # benchmarks/panel.py: the echo server with an open server panel (what a displayed panel costs W1).
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "W1",
+         "--servers", "wsplay-reactive-panel", "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=90, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (run,) = json.loads(out.read_text())["results"]
+    assert run["server"] == "wsplay-reactive-panel" and run["errors"] == 0 and run["mismatches"] == 0 and run["messages"] > 0

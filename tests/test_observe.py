@@ -32,15 +32,40 @@ def test_recorder_is_bounded_and_counts_everything() -> None:
     assert isinstance(frames[0].header, Header) and frames[0].type_name == "TEXT"
 
 
-def test_preview_of_a_borrowed_view_is_a_copy() -> None:
-    rec = Recorder()
+def test_bytes_are_kept_whole_within_the_budget_and_a_borrowed_view_as_a_copied_preview() -> None:
+    rec = Recorder(payload_bytes=1500)
+    head = encode_header(FrameType.BINARY, 1000)
+    payload = b"w" * 1000
+    rec.frame(1, "in", head, payload)  # fits the budget: kept whole, the same object
+    rec.frame(1, "in", head, b"v" * 1000)  # 2000 > 1500: only a preview
     buf = bytearray(b"x" * 1000)
     view = memoryview(buf)
-    rec.frame(1, "in", encode_header(FrameType.BINARY, 1000), view)
+    rec.frame(1, "in", head, view)  # borrowed: a copy of its first PREVIEW bytes, whatever the budget
     view.release()
     buf[:] = b"y" * 1000
-    (record,) = rec.frames()
-    assert record.preview == b"x" * 256 and record.truncated and record.length == 1000
+    whole, cut, borrowed = rec.frames()
+    assert whole.preview is payload and not whole.cut and whole.payload is whole.preview
+    assert cut.preview == b"v" * 256 and cut.cut and cut.truncated and cut.length == 1000
+    assert borrowed.preview == b"x" * 256 and borrowed.cut
+    assert rec.kept_bytes == 1000
+
+
+def test_the_payload_budget_frees_what_left_the_log() -> None:
+    rec = Recorder(max_frames=3, payload_bytes=1000)
+    big = b"z" * 600
+    head = encode_header(FrameType.BINARY, 600)
+    rec.frame(1, "out", head, big)
+    rec.frame(1, "out", head, big)  # over budget while the first is in the log
+    assert [r.cut for r in rec.frames()] == [False, True] and rec.kept_bytes == 600
+    for _ in range(3):  # the first big one falls off the log: its bytes are free again
+        rec.frame(1, "out", encode_header(FrameType.TEXT, 1), b"a")
+    rec.frame(1, "out", head, big)
+    assert rec.frames()[-1].payload == big and rec.kept_bytes == 600
+    rec.clear()
+    assert rec.kept_bytes == 0
+    # A whole wire frame recorded on the engine's send path keeps its payload whole too.
+    rec.frame_out_wire(rec.counters_of(2), 2, encode_header(FrameType.BINARY, 600) + big, 600, 0.0)
+    assert rec.frames()[-1].payload == big and not rec.frames()[-1].cut
 
 
 def test_disabled_recorder_records_nothing_through_the_host(hosts) -> None:

@@ -38,6 +38,7 @@ from wsplay.observe import (
     Refused,
 )
 from wsplay.protocol import CloseRecord, FrameType, Header
+from wsplay.replay import ReplayResult, replay
 
 # A library logs, it does not print: nothing shows unless the application (or .console()) asks.
 logging.getLogger("wsplay").addHandler(logging.NullHandler())
@@ -90,6 +91,7 @@ __all__ = [
     "ReactiveWebsocket",
     "Recorder",
     "Refused",
+    "ReplayResult",
     "RequestInfo",
     "Settings",
     "SocketConnection",
@@ -97,5 +99,6 @@ __all__ = [
     "WsplayError",
     "connect",
     "connect_async",
+    "replay",
     "stop_all",
 ]

@@ -25,7 +25,7 @@ from wsplay.engine.connection import Endpoint, SocketConnection
 from wsplay.engine.options import ServerOptions
 from wsplay.engine.server import HandlerError, Server
 from wsplay.errors import HostError
-from wsplay.observe import Event, FrameRecord, Notice, Recorder
+from wsplay.observe import PAYLOAD_BUDGET, Event, FrameRecord, Notice, Recorder
 
 __all__ = ["Host", "stop_all"]
 
@@ -147,15 +147,17 @@ class Host:
         self._options.origins.any_origin = True
         return self
 
-    def record(self, frames: int | bool = 2000, events: int = 1000) -> Host:
+    def record(self, frames: int | bool = 2000, events: int = 1000, payload_bytes: int = PAYLOAD_BUDGET) -> Host:
         """Keep the last `frames` frames and `events` events for the panel and `host.frames`.
 
+        Payloads larger than 256 bytes are kept whole while their total stays within `payload_bytes`
+        (64 MiB by default); beyond it their first 256 bytes are kept and the record says it was cut.
         `record(False)` records nothing (not even counters): the fastest setting.
         """
         if frames is False:
             self._recorder = Recorder(0, 0, enabled=False)
         else:
-            self._recorder = Recorder(int(frames), events)
+            self._recorder = Recorder(int(frames), events, payload_bytes=payload_bytes)
         return self
 
     def stall_threshold(self, seconds: float) -> Host:
@@ -409,6 +411,16 @@ class Host:
         if Host.panel_factory is None:
             raise ImportError("the panels come with the wsplay package: import wsplay")
         return Host.panel_factory(self)  # re-running a `host` cell adds a view, not another refresher
+
+    def decoder(self, name: str, fn: Callable[[bytes], Any]) -> Host:
+        """Offer `fn(payload) -> anything` as a payload view named `name` in every panel's inspector.
+
+        The registry is shared by all hosts and clients (`wsplay.decoders.register` does the same).
+        """
+        from wsplay import decoders
+
+        decoders.register(name, fn)
+        return self
 
     def client(self, width: str = "100%", height: int = 320) -> object:
         """Show the browser chat page in the notebook (an IFrame of `client_url`)."""

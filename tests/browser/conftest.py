@@ -9,6 +9,7 @@ Fixtures:
 - `new_page()`: a page in a fresh context (its own cookies and storage), closed after the test.
 - `jupyterlab`: a JupyterLab server for the session: `Lab(url, token, root_dir)`; its kernels run
   this interpreter, its settings and data live in a temp dir, the news toast is off.
+- `notebook7`: the same for Notebook 7 (`jupyter notebook`).
 - `run_notebook_in_lab(page, lab, notebook_path, wait_for_selector)`: open a notebook in Lab, run
   all cells, wait for a selector (e.g. `.jp-OutputArea-output .widget-html-content`).
 - `write_notebook(path, sources)`: a notebook of code cells whose kernelspec is that test kernel.
@@ -206,28 +207,28 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(LAB_STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A JupyterLab server on loopback for the session, stopped by PID at the end."""
-    require_playwright()  # no browser, no point starting Lab
+def _start_jupyter(app: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Start `jupyter <app>` (lab or notebook) on loopback for the session; stop it by PID at the end."""
+    require_playwright()  # no browser, no point starting Jupyter
     require_jupyterlab()
-    base = tmp_path_factory.mktemp("jupyterlab")
+    base = tmp_path_factory.mktemp(app)
     root = base / "root"
     root.mkdir()
     env = _lab_environment(base)
     token = os.urandom(16).hex()
-    log_path = base / "jupyterlab.log"
+    log_path = base / f"jupyter{app}.log"
     process = None
     for _attempt in range(3):  # the free port could be taken between choosing and binding it
         port = _free_port()
         argv = [
-            sys.executable, "-m", "jupyter", "lab",
+            sys.executable, "-m", "jupyter", app,
             "--allow-root", "--no-browser",
             "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
-            "--LabApp.news_url=None",  # belt and braces: no news feed at all
         ]  # fmt: skip
+        if app == "lab":
+            argv.append("--LabApp.news_url=None")  # belt and braces: no news feed at all
         with open(log_path, "ab") as log:
             process = subprocess.Popen(argv, env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         url = f"http://127.0.0.1:{port}/"
@@ -238,13 +239,29 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         process = None
     if process is None:
         log_tail = log_path.read_text(errors="replace")[-4000:]
-        pytest.fail(f"JupyterLab did not answer /api/status within {LAB_START_TIMEOUT} s; its log:\n{log_tail}")
+        pytest.fail(f"jupyter {app} did not answer /api/status within {LAB_START_TIMEOUT} s; its log:\n{log_tail}")
     try:
         yield Lab(url, token, root)
     finally:
         _stop(process)
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, ARTIFACTS / "jupyterlab.log")
+        shutil.copyfile(log_path, ARTIFACTS / f"jupyter{app}.log")
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A JupyterLab server on loopback for the session, stopped by PID at the end."""
+    yield from _start_jupyter("lab", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A Notebook 7 server on loopback for the session (the `notebook` package), stopped by PID at the end."""
+    try:
+        import notebook  # noqa: F401
+    except ImportError:
+        missing('notebook (Notebook 7) is not installed: pip install -e ".[test,browser]"')
+    yield from _start_jupyter("notebook", tmp_path_factory)
 
 
 def _write_notebook(path: Path, sources: list[str]) -> Path:
@@ -270,16 +287,18 @@ def run_notebook_in_lab() -> Callable[..., None]:
     return _run_notebook_in_lab
 
 
-def _run_notebook_in_lab(page: Page, lab: Lab, notebook_path: Path, wait_for_selector: str, timeout: float = 45) -> None:
+def _run_notebook_in_lab(page: Page, lab: Lab, notebook_path: Path, wait_for_selector: str, timeout: float = 45, ui: str = "lab") -> None:
     """Open `notebook_path` (inside `lab.root_dir`) in JupyterLab, run all cells, wait for a selector.
 
     `wait_for_selector` is a Playwright selector searched in the whole page, e.g.
     `.jp-OutputArea-output:has-text("listening")` or `.jp-OutputArea-output .widget-html-content`.
+    `ui="notebook"` opens it in Notebook 7 (a `notebook7` server) instead.
     Raises with the page's error outputs when the selector does not appear in `timeout` seconds, and
     keeps a screenshot of that moment as artifacts/failed-<notebook name>.png.
     """
     relative = notebook_path.resolve().relative_to(lab.root_dir.resolve()).as_posix()
-    page.goto(lab.page_url(f"lab/tree/{relative}?reset"), wait_until="domcontentloaded")
+    where = f"lab/tree/{relative}?reset" if ui == "lab" else f"notebooks/{relative}"  # ui="notebook": Notebook 7
+    page.goto(lab.page_url(where), wait_until="domcontentloaded")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=30_000)
     _wait_for_idle_kernel(page, lab, relative, deadline=time.monotonic() + 30)
     page.locator(".jp-NotebookPanel .jp-Notebook").click()  # focus the notebook, not the file browser

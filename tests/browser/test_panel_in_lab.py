@@ -37,16 +37,21 @@ def test_a_frame_appears_in_the_rendered_panel(
     page = new_page(viewport={"width": 1400, "height": 1000})
     run_notebook_in_lab(page, jupyterlab, path, ".jp-OutputArea-output:has-text('echo: hello panel')")
 
-    # The frame log row arrives through the panel's refresher (<= 10 pushes a second).
-    row = page.locator(".jp-OutputArea-output .widget-select select option", has_text="hello panel")
-    row.first.wait_for(state="attached", timeout=10_000)
+    # The table's rows arrive through the panel's refresher (<= 10 pushes a second).
+    panel = page.locator(".jp-OutputArea-output .wsp-panel").first
+    row = panel.locator(".wsp-scroll .wsp-row", has_text="hello panel")
+    row.first.wait_for(timeout=10_000)
     assert row.count() >= 2  # the frame in and its echo out
-    table = page.locator(".jp-OutputArea-output .widget-html-content table").first
-    table.wait_for(timeout=10_000)
-    assert "open" in table.inner_text()  # the live connection, in the connection table
+    conns = panel.locator(".wsp-conns table").first
+    conns.wait_for(timeout=10_000)
+    assert "open" in conns.inner_text()  # the live connection, in the connection table
     # Peer text is shown as text, never as markup.
     assert page.locator(".jp-OutputArea-output b:has-text('not bold')").count() == 0
-    page.locator(".jp-OutputArea-output .widget-select select").first.select_option(index=0)
-    page.locator(".jp-OutputArea-output .widget-html-content:has-text('mask key')").first.wait_for(timeout=10_000)
+    assert "<b>not bold</b>" in row.first.inner_text()
+    # Every select shows a choice (the "all ..." ones included).
+    for select in panel.locator("select").all():
+        assert select.evaluate("el => el.selectedIndex >= 0 && el.options[el.selectedIndex].text.length > 0")
+    row.first.click()
+    panel.locator(".wsp-inspector .wsp-field[data-field='key']:has-text('masking key')").first.wait_for(timeout=10_000)
     screenshot(page, "jupyterlab-panel")
     page.keyboard.press("Escape")

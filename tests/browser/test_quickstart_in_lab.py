@@ -40,12 +40,12 @@ def test_quickstart_runs_in_lab_with_its_panel(
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
     assert not [text for text in errors if "Traceback" in text or "Error" in text], errors
 
-    # The live panel: its connection table and its frame log, with the chat's frames in it.
-    panel = page.locator(".jp-OutputArea-output .widget-select select").first
+    # The live panel: its connection table and its frame table, with the chat's frames in it.
+    panel = page.locator(".jp-OutputArea-output .wsp-panel").first
     panel.wait_for(state="attached", timeout=10_000)
-    chat_rows = page.locator(".jp-OutputArea-output .widget-select select option", has_text="[0]: hi")
+    chat_rows = panel.locator(".wsp-scroll .wsp-row", has_text="[0]: hi")
     chat_rows.first.wait_for(state="attached", timeout=10_000)
-    assert page.locator(".jp-OutputArea-output .widget-html-content table").count() >= 1
+    assert panel.locator(".wsp-conns table tbody tr").count() >= 1
 
     # Show the panel for the screenshot: the cell that starts the host, at the top of the notebook view.
     first_code_cell = page.locator(".jp-NotebookPanel .jp-CodeCell").first

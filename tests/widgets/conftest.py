@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
 
 from wsplay import Host, Websocket  # noqa: E402
 
@@ -45,6 +45,8 @@ class DummyComm:
         pass
 
     def send(self, data: Any = None, buffers: Any = None, **kwargs: Any) -> None:
+        if buffers and isinstance(data, dict):
+            data = {**data, "buffers": [bytes(b) for b in buffers]}
         self.sent.append((time.monotonic(), self.comm_id, data))
 
     def close(self, *args: Any, **kwargs: Any) -> None:
@@ -83,9 +85,74 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Comms]:
     ipywidgets.Widget.close_all()  # also ends any panel's refresher thread
 
 
+class Browser:
+    """What a browser view of a panel would hold, rebuilt from the messages the panel sent.
+
+    It applies each `_feed` the panel pushed the way panel.js and table.js do (a reset replaces
+    the rows, new rows are appended, older rows merged by index), and keeps the custom messages
+    (a frame's details, decoder output, downloads) with their buffers.
+    """
+
+    def __init__(self, comms: Comms, panel: Any) -> None:
+        self.comms = comms
+        self.panel = panel
+
+    def _messages(self) -> list[Any]:
+        comm_id = self.panel.comm.comm_id if self.panel.comm is not None else None
+        return [data for _, cid, data in list(self.comms.sent) if cid == comm_id]
+
+    def feeds(self) -> list[dict[str, Any]]:
+        return [m["state"]["_feed"] for m in self._messages() if m.get("method") == "update" and "_feed" in m.get("state", {})]
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = []
+        for feed in self.feeds():
+            if feed.get("reset"):
+                rows = list(feed.get("rows", []))
+                continue
+            last = rows[-1][0] if rows else -1
+            rows += [r for r in feed.get("rows", []) if r[0] > last]
+            have = {r[0] for r in rows}
+            rows = sorted(rows + [r for r in feed.get("back", []) if r[0] not in have], key=lambda r: r[0])
+        return rows
+
+    def labels(self) -> list[str]:
+        """Rows as text: 'index cCONN in|out TYPE FLAGS length preview' (flags F123M as in the table)."""
+        from wsplay.protocol.frames import FrameType
+
+        out = []
+        for index, _t, conn, direction, opcode, flags, _wire, length, _delta, preview in self.rows:
+            name = FrameType(opcode).name if opcode in (0, 1, 2, 8, 9, 10) else f"reserved{opcode}"
+            f = ("F" if flags & 1 else "-") + ("1" if flags & 2 else "-") + ("2" if flags & 4 else "-") + ("3" if flags & 8 else "-") + ("M" if flags & 16 else "-")
+            out.append(f"{index} c{conn} {'out' if direction else 'in'} {name} {f} {length} {preview}")
+        return out
+
+    def custom(self, kind: str) -> list[tuple[dict[str, Any], list[Any]]]:
+        return [(m["content"], m.get("buffers") or []) for m in self._messages() if m.get("method") == "custom" and m["content"].get("kind") == kind]
+
+
+@pytest.fixture
+def browser(comms: Comms) -> Callable[[Any], Browser]:
+    """`browser(panel)`: a Browser that rebuilds what a view of `panel` holds from the messages sent."""
+    return lambda panel: Browser(comms, panel)
+
+
+def click(panel: Any, name: str, **args: Any) -> None:
+    """Press a panel's button as the front end does: an action message through the comm's handler."""
+    panel._on_custom(panel, {"kind": "action", "name": name, "args": args}, [])
+
+
+def message(panel: Any, **content: Any) -> None:
+    """Any other message a view sends (hello, clear, decode, export, inspect)."""
+    panel._on_custom(panel, content, [])
+
+
 class Kit:
     UNIT = UNIT
     wait_for = staticmethod(wait_for)
+    click = staticmethod(click)
+    message = staticmethod(message)
 
 
 @pytest.fixture

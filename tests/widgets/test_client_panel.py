@@ -11,73 +11,68 @@ from wsplay.widgets import ClientPanel, ServerPanel
 EVIL = "<img src=x onerror=alert(1)>"
 
 
-def _labels(panel: ClientPanel) -> list[str]:
-    return list(panel.frame_log._rows._options_labels)
-
-
-def test_connect_send_everything_and_see_the_server_close_on_rsv1(comms, hosts, kit) -> None:
+def test_connect_send_everything_and_see_the_server_close_on_rsv1(comms, hosts, kit, browser) -> None:
     host = hosts()
     server_panel = ServerPanel(host)
     panel = ClientPanel(host.url, compression=None)  # uncompressed: RSV1 is then a protocol error
-    assert "not connected" in panel._status.value and panel._disconnect.disabled
-    panel._send_text.click()
+    view = browser(panel)
+    assert panel.status["state"] is None and panel.status["url"] == host.url  # not connected
+    kit.click(panel, "text", text="hello")
     assert "not connected" in panel.error
 
-    panel._connect.click()
+    kit.click(panel, "connect", url=host.url)
     assert panel.error == "" and panel.client is not None and panel.client.state == "open"
-    kit.wait_for(lambda: "open to" in panel._status.value, what="the open status")
-    assert panel._connect.disabled and not panel._disconnect.disabled
+    kit.wait_for(lambda: panel.status["state"] == "open", what="the open status")
 
-    panel._text.value = "hello"
-    panel._send_text.click()
-    panel._text.value = "01 02 ff"
-    panel._hex.value = True
-    panel._send_binary.click()
-    panel._hex.value = False
-    panel._text.value = "fragment"
-    panel._fragment_size.value = 3
-    panel._send_fragmented.click()
-    panel._text.value = "are you there"
-    panel._ping.click()
+    kit.click(panel, "text", text="hello")
+    kit.click(panel, "binary", text="01 02 ff", hex=True)
+    kit.click(panel, "fragmented", text="fragment", size=3)
+    kit.click(panel, "ping", text="are you there")
     assert panel.error == ""
-    kit.wait_for(lambda: any(" in  PONG " in label for label in _labels(panel)), what="the pong")
-    kit.wait_for(lambda: sum(" in  TEXT " in label for label in _labels(panel)) == 2, what="the echoes")
-    labels = _labels(panel)
+    kit.wait_for(lambda: any(" in PONG " in label for label in view.labels()), what="the pong")
+    kit.wait_for(lambda: sum(" in TEXT " in label for label in view.labels()) == 2, what="the echoes")
+    labels = view.labels()
     assert any(" out TEXT " in label and "hello" in label for label in labels)
     assert any(" out BINARY " in label and "01 02 ff" in label for label in labels)
     assert sum(" out CONTINUE " in label for label in labels) == 2  # "fra", "gme", then "nt"
     assert any(" out PING " in label and "are you there" in label for label in labels)
+    kit.wait_for(lambda: panel._feed.get("rtt") or any(f.get("rtt") for f in view.feeds()), what="the ping's round trip")
+    rtt = [r for f in view.feeds() for r in f.get("rtt", [])]
+    assert rtt and 0 <= rtt[0][1] < 2000  # milliseconds, for the sparkline
     sent = [r for r in panel.client.frames if r.direction == "out" and r.type_name == "TEXT"][0]
-    panel.frame_log.select(sent.index)
-    assert "<td>MASK</td><td>1</td>" in panel.frame_log.inspector._html.value
+    panel.selected = sent.index
+    shown = view.custom("frame")[-1][0]
+    assert shown["masked"] is True and shown["direction"] == "out"
+    key = str(panel.client.id)
+    assert key in panel.handshakes and panel.handshakes[key]["status_line"].startswith("HTTP/1.1 101")
 
     # A raw frame with RSV1 set: a strict server fails the connection with 1002.
-    panel._raw_payload.value = "hi"
-    panel._rsv[0].value = True
-    panel._send_raw.click()
+    kit.click(panel, "raw", opcode=1, payload="hi", rsv1=True)
     assert panel.error == ""
-    kit.wait_for(lambda: "1002 protocol error" in panel._status.value, what="the client's close status")
-    kit.wait_for(lambda: "1002 protocol error" in server_panel._conns.value, what="the close in the server panel")
+    kit.wait_for(lambda: panel.status.get("close_code") == 1002, what="the client's close status")
+    assert panel.status["close_name"] == "protocol error" and panel.status["state"] == "closed"
+    kit.wait_for(lambda: any((c["close"] or {}).get("code") == 1002 for c in server_panel.connections), what="the close in the server panel")
     raw = [r for r in panel.client.frames if r.direction == "out" and r.rsv[0]][0]
-    panel.frame_log.select(raw.index)
-    assert "<td>RSV1 RSV2 RSV3</td><td>1 0 0 <span" in panel.frame_log.inspector._html.value
-    assert not panel._connect.disabled and panel._disconnect.disabled
+    panel.selected = raw.index
+    assert view.custom("frame")[-1][0]["rsv"] == [True, False, False]
+    assert "closed 1002 protocol error" in repr(panel)
 
 
-def test_a_client_object_and_a_close_reason_from_the_server(comms, hosts, kit) -> None:
+def test_a_client_object_and_a_close_reason_from_the_server(comms, hosts, kit, browser) -> None:
     host = hosts()
     client = wsplay.client.connect(host.url)
     try:
         panel = ClientPanel(client)
-        assert panel._url.value == host.url
+        view = browser(panel)
+        assert panel.status["url"] == host.url
         kit.wait_for(lambda: host.connections, what="the server's side")
         host.connections[0].close(4001, EVIL)
-        kit.wait_for(lambda: "closed" in panel._status.value, what="the close")
-        assert "4001 private use" in panel._status.value
-        assert "&lt;img src=x onerror=alert(1)&gt;" in panel._status.value and "<img" not in panel._status.value
+        kit.wait_for(lambda: panel.status["state"] == "closed", what="the close")
+        assert panel.status["close_code"] == 4001 and panel.status["close_name"] == "private use"
+        assert panel.status["close_reason"] == EVIL  # as text: the front end shows it with textContent
         close = [r for r in client.frames if r.direction == "in" and r.type_name == "CLOSE"][0]
-        panel.frame_log.select(close.index)
-        assert "&lt;img" in panel.frame_log.inspector._html.value and "<img" not in panel.frame_log.inspector._html.value
+        panel.selected = close.index
+        assert view.custom("frame")[-1][0]["close"]["reason"] == EVIL
     finally:
         client.close()
 
@@ -86,6 +81,7 @@ class _FakeClient:
     """Records what the panel asks of a client (the API of wsplay.Client)."""
 
     def __init__(self) -> None:
+        self.id = 1
         self.url = "ws://127.0.0.1:9/"
         self.state = "open"
         self.close_code: int | None = None
@@ -99,35 +95,23 @@ class _FakeClient:
         raise AttributeError(name)
 
 
-def test_the_raw_frame_form_maps_to_send_raw(comms) -> None:
+def test_the_raw_frame_form_maps_to_send_raw(comms, kit) -> None:
     fake = _FakeClient()
     panel = ClientPanel(fake)
-    panel._opcode.value = 0x3
-    panel._fin.value = False
-    panel._rsv[1].value = True
-    panel._rsv[2].value = True
-    panel._masked.value = False
-    panel._raw_payload.value = "c3 28"
-    panel._raw_hex.value = True
-    panel._send_raw.click()
-    panel._lie.value = True
-    panel._length.value = 70000
-    panel._send_raw.click()
+    form = dict(opcode=0x3, fin=False, rsv1=False, rsv2=True, rsv3=True, masked=False, payload="c3 28", hex=True)
+    kit.click(panel, "raw", **form)
+    kit.click(panel, "raw", **form, length=70000)
     assert fake.calls == [
         ("send_raw", (3, b"\xc3\x28"), dict(fin=False, rsv1=False, rsv2=True, rsv3=True, masked=False, length=None)),
         ("send_raw", (3, b"\xc3\x28"), dict(fin=False, rsv1=False, rsv2=True, rsv3=True, masked=False, length=70000)),
     ]
-    panel._raw_payload.value = "not hex"
-    panel._send_raw.click()
+    kit.click(panel, "raw", **{**form, "payload": "not hex"})
     assert "not hex" in panel.error and len(fake.calls) == 2
 
-    panel._code.value = 3001
-    panel._reason.value = "done"
-    panel._close.click()
+    kit.click(panel, "close", code=3001, reason="done")
     assert fake.calls[-1] == ("close", (3001, "done"), {})
-    panel._text.value = "ff fe"
-    panel._hex.value = True
-    panel._send_text.click()
+    kit.click(panel, "text", text="ff fe", hex=True)
     assert "not UTF-8" in panel.error
-    panel._send_binary.click()
+    kit.click(panel, "binary", text="ff fe", hex=True)
     assert fake.calls[-1] == ("send", (b"\xff\xfe",), {}) and panel.error == ""
+    assert panel.status["opcodes"][3] == [3, "0x3 reserved"]

@@ -85,7 +85,7 @@ class Client(Connection):
         close_timeout: float = 10.0,
     ) -> None:
         kept = 2000 if record is True else int(record)  # record=True: the default size
-        self.recorder = Recorder(max_frames=kept, enabled=record is not False)
+        self.recorder = Recorder(max_frames=kept, enabled=record is not False, side="client")
         settings = Settings(
             max_message_size=max_message_size,
             max_frame_size=max_frame_size,
@@ -132,6 +132,13 @@ class Client(Connection):
     def events(self) -> list[Event]:
         """A snapshot of the recorded events (open, close, limit hit)."""
         return self.recorder.events()
+
+    def decoder(self, name: str, fn: Callable[[bytes], Any]) -> Client:
+        """Offer `fn(payload) -> anything` as a payload view in every panel (the registry hosts share too)."""
+        from wsplay import decoders
+
+        decoders.register(name, fn)
+        return self
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -207,7 +214,14 @@ class Client(Connection):
         if self.recorder.enabled:
             peer = transport.get_extra_info("peername")
             remote = f"{peer[0]}:{peer[1]}" if peer else ""
-            opened = ConnectionOpened(time.time(), self.id, remote, self._handshake.request.path, self.subprotocol)
+            request, status = self._handshake.request, f"HTTP/1.1 {response.status_code} {response.reason_phrase}"
+            answered = list(response.headers.raw_items())
+            opened = ConnectionOpened(
+                time.time(), self.id, remote, request.path, self.subprotocol, url=self.url,
+                request_line=f"GET {request.path} HTTP/1.1", request_headers=list(request.headers.raw_items()),
+                status_line=status, response_headers=answered,
+                extensions=response.headers.get("Sec-WebSocket-Extensions"),
+            )  # fmt: skip
         self.attach(transport, loop, opened, self._handshake.leftover(), self._handshake.extension)
         self.task = loop.create_task(self._read_loop())
         opening.set_result(None)

@@ -292,7 +292,10 @@ class Connection:
             if self._rec is not None:
                 # Raw header bytes, not the Header: a record of plain bytes and numbers is left alone by
                 # the garbage collector, thousands of records of objects are not.
-                self._rec.frame_in(self._counters, self.id, header.header_bytes, inc.payload, self._stream.last_received)  # type: ignore[arg-type, union-attr]
+                if inc.wire is None:
+                    self._rec.frame_in(self._counters, self.id, header.header_bytes, inc.payload, self._stream.last_received)  # type: ignore[arg-type, union-attr]
+                else:  # compressed: the record keeps both the message and the bytes that carried it
+                    self._rec.frame_deflated(self._counters, self.id, "in", header.header_bytes, inc.payload, inc.wire, self._stream.last_received)  # type: ignore[arg-type, union-attr]
             if opcode >= 8:
                 frame = Frame(_TYPES[opcode], self, inc.payload, headers=[header])
                 if opcode == 8:
@@ -392,6 +395,9 @@ class Connection:
             self._note_ping(bytes(payload))
         n = len(body)
         rec = self._rec
+        if rec is not None and codec.last_deflated is not None and opcode < 3:
+            rec.frame_deflated(self._counters, self.id, "out", head, payload, codec.last_deflated, self._loop.time())  # type: ignore[arg-type, union-attr]
+            rec = None  # recorded
         if n < LARGE:
             data = head + body
             if rec is not None:  # one object kept for the record: the frame as sent

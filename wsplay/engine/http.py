@@ -21,7 +21,7 @@ from websockets.datastructures import MultipleValuesError
 from wsplay.engine.connection import Endpoint, RequestInfo, SocketConnection
 from wsplay.engine.options import ServerOptions
 from wsplay.errors import HandshakeError
-from wsplay.observe import ConnectionOpened, Recorder
+from wsplay.observe import ConnectionOpened, Recorder, parse_head
 from wsplay.protocol import handshake
 
 __all__ = ["HttpProtocol", "Listener", "http_date"]
@@ -230,11 +230,27 @@ class HttpProtocol(asyncio.BufferedProtocol):
         transport.write(accepted.response)
         opened = None
         if server.recorder is not None:
-            where = f"{peer[0]}:{peer[1]}" if peer else "?"
-            opened = ConnectionOpened(time.time(), connection.id, where, path, subprotocol)
+            opened = _opened(connection, info, peer, accepted.response)
         assert server.loop is not None  # a transport exists only while its server runs
         # From here on the connection's stream is the transport's protocol and reads into its codec.
         connection.attach(transport, server.loop, opened, reader.leftover(), accepted.extension)
         self._head = bytearray()  # the HTTP phase is over: keep nothing of it
         self._reader = None
         server.serve(connection, endpoint)
+
+
+def _opened(connection: SocketConnection, request: RequestInfo, peer: Any, response: bytes) -> ConnectionOpened:
+    """The open event with the handshake as the panel shows it (the request head, the 101 we answered)."""
+    where = f"{peer[0]}:{peer[1]}" if peer else "?"
+    target = request.path + (f"?{request.query}" if request.query else "")
+    status, answered = parse_head(response)
+    host = request.headers.get("Host", "")
+    return ConnectionOpened(
+        time.time(), connection.id, where, request.path, request.subprotocol,
+        url=f"ws://{host}{target}" if host else "",
+        request_line=f"{request.method} {target} HTTP/1.1",
+        request_headers=list(request.headers.raw_items()),
+        status_line=status,
+        response_headers=answered,
+        extensions=dict((k.lower(), v) for k, v in answered).get("sec-websocket-extensions"),
+    )  # fmt: skip

@@ -150,6 +150,7 @@ class Connection:
         self._compressed = 0  # the message being received is compressed (RSV1 on its first frame)
         self._inflated = 0  # bytes the compressed message being received has inflated to so far
         self._out_compressed = False  # the message being sent is compressed
+        self.last_deflated: bytes | None = None  # what the last data frame sent compressed to (unmasked)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -538,12 +539,14 @@ class Connection:
         """
         if self.close_sent is not None or self.failure is not None:
             self._refuse(opcode)
-        if self.deflate is not None and opcode < 3:
-            if opcode:  # a new message: compressed, said by RSV1 on its first frame only
-                self._out_compressed = True
-                rsv |= 4
-            if self._out_compressed:
-                payload = self.deflate.compress(payload, fin)
+        if self.deflate is not None:
+            self.last_deflated = None
+            if opcode < 3:
+                if opcode:  # a new message: compressed, said by RSV1 on its first frame only
+                    self._out_compressed = True
+                    rsv |= 4
+                if self._out_compressed:
+                    payload = self.last_deflated = self.deflate.compress(payload, fin)
         return self._encode(opcode, payload, fin, rsv)
 
     def _refuse(self, opcode: int) -> None:

@@ -1,10 +1,15 @@
-"""ipywidgets panels: a live server panel, a client panel, and the frame log and inspector they share.
+"""Panels with a real front end (anywidget): a live server panel and a client panel.
 
     server.py   ServerPanel(host): status and start/stop/restart, connections, send/close, frames, warnings
-    client.py   ClientPanel(url or client): connect, send anything (raw frames too), its own frame log
-    frames.py   FrameLog (newest rows, filters, pause, clear) and FrameInspector (every header bit)
-    refresh.py  the coalescer: one per panel, about 10 comm messages a second at most, only on change
-    html.py     escaping (everything a peer sends), hex dumps, previews, tables
+    client.py   ClientPanel(url or client): connect, send anything (raw frames too), its own frames
+    frames.py   the frame table's Python half: filters, search, bounded batches of rows, a frame's details
+    refresh.py  the coalescer (<= 10 pushes a second, one comm message each) and the panels' shared base
+    assets.py   joins the ES modules in static/ into the one module anywidget loads
+    static/     panel.js (entry), table.js, inspector.js, bits.js, tree.js, sequence.js, charts.js,
+                handshake.js, util.js, panel.css
+    html.py     text helpers: previews, hex dumps, times
+
+Payload decoders live in `wsplay.decoders` (one registry for every panel).
 
 Example:
     host = Host.create().handler(websocket).port(0).development().start()
@@ -12,7 +17,6 @@ Example:
 """
 
 from wsplay.widgets.client import ClientPanel
-from wsplay.widgets.frames import FrameInspector, FrameLog
 from wsplay.widgets.server import ServerPanel
 
-__all__ = ["ClientPanel", "FrameInspector", "FrameLog", "ServerPanel"]
+__all__ = ["ClientPanel", "ServerPanel"]

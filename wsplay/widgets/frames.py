@@ -1,289 +1,283 @@
-"""The frame log (one Select of the newest rows, with filters) and the frame inspector (one HTML).
+"""The frame table's Python half: which rows the browser gets, in bounded batches, and a frame's details.
 
-Both are shared by the server and the client panel, and both are redrawn only by their panel's
-refresher or by the user's own clicks, always under the panel's lock.
+The browser keeps the rows it was sent and draws only the visible ones; this side decides what it
+is sent. Filters (connection, direction, type) and the search (plain text or a Python regex over the
+decoded payload) are applied here, so a view shows exactly the frames that match, and any change
+of them starts the table afresh (a reset). Each push sends at most `cap` rows: under heavy traffic
+the newest rows go first and the ones skipped wait in a backlog that later pushes send as room
+allows, so the table ends complete (for what the recorder still holds) while the bytes per second
+stay bounded.
+
+A row is a list (compact JSON): [index, time, connection, direction (0 in, 1 out), opcode, flags,
+wire bytes, payload bytes, seconds since the connection's previous frame or None, preview text].
+Flags: FIN 1, RSV1 2, RSV2 4, RSV3 8, MASK 16, CUT 32 (only part of the payload was kept).
 """
 
 from __future__ import annotations
 
-import threading
+import re
 from typing import Any
-
-import ipywidgets as widgets
-from traitlets import Bool, Int, link, observe
 
 from wsplay.observe import FrameRecord, Recorder
 from wsplay.protocol.frames import FrameType, close_code_name
-from wsplay.widgets.html import esc, fmt_time, hexdump, preview, table
-from wsplay.widgets.refresh import assign, select_value
+from wsplay.widgets.html import preview
 
-__all__ = ["FrameInspector", "FrameLog", "row_label"]
+__all__ = ["FIN", "CUT", "MASK", "FrameFeed", "ROWS_PER_PUSH", "detail", "encode_row", "searchable"]
 
-_LENGTH_FORMS = {
-    7: "7-bit (in the second header byte)",
-    16: "16-bit extended (126 in the second byte, then 2 bytes)",
-    64: "64-bit extended (127 in the second byte, then 8 bytes)",
-}
-_DIRECTIONS = {"in": "in (received)", "out": "out (sent)"}
-_TYPES = [
-    ("all types", None),
-    ("TEXT", "TEXT"),
-    ("BINARY", "BINARY"),
-    ("CONTINUE", "CONTINUE"),
-    ("CLOSE", "CLOSE"),
-    ("PING", "PING"),
-    ("PONG", "PONG"),
-    ("data frames", "data"),
-    ("control frames", "control"),
-    ("reserved opcodes", "reserved"),
-]
-COLUMNS = f"{'#':>6} {'time':<12} {'conn':<5} {'dir':<3} {'type':<9} {'F123M':<5} {'length':>7}  payload"
+ROWS_PER_PUSH = 500  # rows in one push at most: ~100 bytes each, 10 pushes a second
+INSPECT_BYTES = 256 * 1024  # payload bytes the inspector gets at most
+FIN, RSV1, RSV2, RSV3, MASK, CUT = 1, 2, 4, 8, 16, 32
+TYPES = ("TEXT", "BINARY", "CONTINUE", "CLOSE", "PING", "PONG", "data", "control", "reserved")
+_LENGTH_FORMS = {7: "7-bit", 16: "16-bit extended", 64: "64-bit extended"}
+_NAMES = {0: "CONTINUE", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}
 
 
-def row_label(r: FrameRecord) -> str:
-    """One frame log row as plain text (a Select renders it with textContent, never as HTML)."""
-    flags = ("F" if r.fin else "-") + "".join("1" if b else "-" for b in r.rsv) + ("M" if r.masked else "-")
-    return (
-        f"{r.index:>6} {fmt_time(r.time)} c{r.connection:<4} {r.direction:<3} {r.type_name:<9} "
-        f"{flags} {r.length:>7}  {preview(r.opcode, r.preview)}"
-    )
+def flags_of(r: FrameRecord) -> int:
+    h = r.header
+    return (FIN if h.fin else 0) | (RSV1 if h.rsv1 else 0) | (RSV2 if h.rsv2 else 0) | (RSV3 if h.rsv3 else 0) | (MASK if h.masked else 0) | (CUT if r.cut else 0)
 
 
-def _matches(r: FrameRecord, conn: int | None, direction: str | None, kind: str | None) -> bool:
-    if conn is not None and r.connection != conn:
-        return False
-    if direction is not None and r.direction != direction:
-        return False
-    if kind is None:
-        return True
-    if kind == "data":
-        return r.opcode in (0, 1, 2)
-    if kind == "control":
-        return r.opcode in (8, 9, 10)
-    if kind == "reserved":
-        return r.header.type is None
-    return r.type_name == kind
+def encode_row(r: FrameRecord, delta: float | None) -> list[Any]:
+    """One table row (see the module docstring)."""
+    return [
+        r.index,
+        round(r.time, 6),
+        r.connection,
+        0 if r.direction == "in" else 1,
+        r.opcode,
+        flags_of(r),
+        len(r.header_bytes) + r.length,
+        r.length,
+        None if delta is None else round(delta, 6),
+        preview(r.opcode, r.payload[:512]),
+    ]
 
 
-class FrameInspector(widgets.VBox):
-    """Every header field of one frame, its header bytes in hex, and its payload as text or hex dump."""
-
-    def __init__(self, lock: threading.RLock | None = None, **kwargs: Any) -> None:
-        self._lock = lock or threading.RLock()
-        self.record: FrameRecord | None = None
-        self._view = widgets.ToggleButtons(
-            options=[("auto", "auto"), ("text", "text"), ("hex", "hex")],
-            value="auto",
-            tooltips=["text for text frames, hex dump otherwise", "payload as UTF-8 text", "payload as a hex dump"],
-            style={"button_width": "52px"},
-        )
-        self._html = widgets.HTML(self._render(None))
-        super().__init__(children=[self._html, self._view], **kwargs)
-        self._view.observe(self._on_view, "value")
-
-    def show(self, record: FrameRecord | None) -> int:
-        """Show `record` (None: nothing); return 1 when the widget changed."""
-        with self._lock:
-            self.record = record
-            return assign(self._html, value=self._render(record))
-
-    def _on_view(self, change: Any) -> None:
-        self.show(self.record)
-
-    def _render(self, r: FrameRecord | None) -> str:
-        if r is None:
-            return '<span class="wsplay-muted">select a frame in the log to inspect it</span>'
-        kind = r.header.type
-        opcode = f"{r.opcode:#x} {kind.name}" if kind is not None else f'{r.opcode:#x} <span class="wsplay-warn">reserved opcode</span>'
-        rsv = " ".join(str(int(b)) for b in r.rsv)
-        if any(r.rsv):
-            rsv += ' <span class="wsplay-warn">(set: only an extension may use these)</span>'
-        rows = [
-            ("frame", f"#{r.index} · connection {r.connection} · {_DIRECTIONS.get(r.direction, esc(r.direction))} · {fmt_time(r.time)}"),
-            ("FIN", "1 (final frame of its message)" if r.fin else "0 (more fragments follow)"),
-            ("RSV1 RSV2 RSV3", rsv),
-            ("opcode", opcode),
-            ("MASK", "1" if r.masked else "0"),
-            ("mask key", r.mask_key.hex(" ") if r.mask_key else "—"),
-            ("payload length", f"{r.length} bytes · {_LENGTH_FORMS.get(r.length_form, str(r.length_form))}"),
-            ("header bytes", f'<span class="wsplay-mono">{r.header_bytes.hex(" ")}</span>'),
-        ]
-        info = r.close_info()
-        if info is not None:
-            code, reason = info
-            rows.append(("close code", f"{code} ({esc(close_code_name(code))})"))
-            rows.append(("close reason", esc(reason) if reason else "—"))
-        elif r.opcode == FrameType.CLOSE:
-            rows.append(("close code", "none in the frame (reported as 1005, no status received)"))
-        out = table(["field", "value"], rows)
-        view = self._view.value
-        if view == "auto":
-            view = "text" if r.opcode in (FrameType.TEXT, FrameType.CONTINUE) else "hex"
-        if not r.preview:
-            body = '<span class="wsplay-muted">(empty payload)</span>'
-        elif view == "text":
-            body = f"<pre>{esc(r.preview.decode('utf-8', 'replace'))}</pre>"
-        else:
-            body = f"<pre>{esc(hexdump(r.preview))}</pre>"
-        note = f" (the first {len(r.preview)} of {r.length} bytes were kept)" if r.truncated else ""
-        return f"{out}<div><b>payload</b>{note}</div>{body}"
+def searchable(r: FrameRecord) -> str:
+    """What the search box looks through: the payload decoded as text (UTF-8, bad bytes replaced);
+    for a close frame its code, the code's name and the reason; for binary payloads their hex too."""
+    data = r.payload
+    if r.opcode == FrameType.CLOSE and len(data) >= 2:
+        code = int.from_bytes(data[:2], "big")
+        return f"{code} {close_code_name(code)} {data[2:].decode('utf-8', 'replace')}"
+    text = data.decode("utf-8", "replace")
+    if r.opcode in (FrameType.TEXT, FrameType.CONTINUE):
+        return text
+    return f"{text} {data[:4096].hex(' ')}"
 
 
-class FrameLog(widgets.VBox):
-    """The newest frames of a recorder, newest first, filtered by connection, direction and type.
+class FrameFeed:
+    """Decides the rows each push sends to the browser (see the module docstring).
 
-    Selecting a row shows the frame in `inspector`. The log shows at most `max_rows` rows and a
-    counter of everything recorded; `paused` freezes it, the Clear button hides what came before.
+    It works on the recorder's raw records and builds a FrameRecord only for the rows it sends (and,
+    while a search is active, for the frames it searches), so a push costs about the same however
+    many frames arrived since the last one: under a flood the skipped frames are remembered as index
+    ranges, not built.
     """
 
-    selected = Int(None, allow_none=True, help="Recorder index of the frame shown in the inspector (None: none).")
-    paused = Bool(False, help="True freezes the rows shown (recording goes on).")
-
-    def __init__(
-        self,
-        recorder: Recorder | None = None,
-        lock: threading.RLock | None = None,
-        max_rows: int = 200,
-        show_connection: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        self._lock = lock or threading.RLock()
+    def __init__(self, recorder: Recorder | None, cap: int = ROWS_PER_PUSH) -> None:
         self.recorder = recorder
-        self.max_rows = max_rows
-        self._after = -1  # rows with an index up to this one were cleared away
-        self._drawn: Any = None
-        self._visible: dict[int, FrameRecord] = {}
-        self._updating = False
-        small = widgets.Layout(width="auto")
-        self._conn = widgets.Dropdown(options=[("all connections", None)], index=0, layout=small)
-        self._conn.layout.display = None if show_connection else "none"
-        self._dir = widgets.Dropdown(options=[("both directions", None), ("in: received", "in"), ("out: sent", "out")], index=0, layout=small)
-        self._type = widgets.Dropdown(options=_TYPES, index=0, layout=small)
-        self._pause = widgets.ToggleButton(description="Pause", icon="pause", tooltip="freeze the log (recording goes on)", layout=small)
-        self._clear = widgets.Button(description="Clear", icon="eraser", tooltip="hide the frames logged so far", layout=small)
-        self._head = widgets.HTML()
-        self._rows = widgets.Select(options=[], rows=14, layout=widgets.Layout(width="100%"))
-        self._rows.add_class("wsplay-log")
-        self.inspector = FrameInspector(self._lock, layout=widgets.Layout(flex="1 1 360px", min_width="300px"))
-        log_box = widgets.VBox([self._head, self._rows], layout=widgets.Layout(flex="1 1 560px", min_width="360px"))
-        super().__init__(
-            children=[
-                widgets.HBox([self._conn, self._dir, self._type, self._pause, self._clear]),
-                widgets.HBox([log_box, self.inspector], layout=widgets.Layout(flex_flow="row wrap", width="100%")),
-            ],
-            **kwargs,
-        )
-        link((self._pause, "value"), (self, "paused"))
-        for control in (self._conn, self._dir, self._type):
-            control.observe(self._on_filter, "value")
-        self._rows.observe(self._on_row, "value")
-        self._clear.on_click(lambda _: self.clear())
-        self.redraw()
+        self.cap = cap
+        self.connection: int | None = None
+        self.direction: str | None = None
+        self.type: str | None = None
+        self.query = ""
+        self.regex = False
+        self.error = ""  # why the search pattern is not used ('' when it is)
+        self.after = -1  # Clear: frames up to this index are not shown
+        self.paused = False
+        self.matching = 0  # rows sent since the last reset
+        self._pattern: re.Pattern[str] | None = None
+        self._sent = -1  # the newest index looked at
+        self._gaps: list[list[int]] = []  # [lo, hi] index ranges skipped in a burst, oldest first
+        self._reset = True
 
-    # -- user actions (kernel main thread) ----------------------------------------------------------
+    # -- settings (the kernel's main thread, under the panel's lock) --------------------------------
+
+    def configure(self, connection: Any = None, direction: Any = None, type: Any = None, query: str = "", regex: bool = False) -> None:
+        """Set the filters and the search; the table starts afresh."""
+        self.connection = connection if isinstance(connection, int) else None
+        self.direction = direction if direction in ("in", "out") else None
+        self.type = type if type in TYPES else None
+        self.query, self.regex, self.error, self._pattern = query or "", bool(regex), "", None
+        if self.query and self.regex:
+            try:
+                self._pattern = re.compile(self.query)
+            except re.error as exc:
+                self.error = f"not a regular expression: {exc}"
+        self.reset()
 
     def clear(self) -> None:
-        """Hide the frames logged so far (the recorder keeps them: `host.frames` still has them)."""
-        with self._lock:
-            rec = self.recorder
-            frames = rec.frames() if rec is not None else []
-            self._after = frames[-1].index if frames else self._after
-            self.selected = None
-            self.redraw()
-
-    def select(self, index: int | None) -> None:
-        """Show the frame with this recorder index in the inspector."""
-        with self._lock:
-            self.selected = index
-
-    @observe("selected")
-    def _on_selected(self, change: Any) -> None:
-        with self._lock:
-            index = change["new"]
-            record = None
-            if index is not None:
-                record = self._visible.get(index)
-                if record is None and self.recorder is not None:
-                    record = next((r for r in self.recorder.frames() if r.index == index), None)
-            self.inspector.show(record)
-            if not self._updating and self._rows.value != (index if index in self._visible else None):
-                self._updating = True
-                try:
-                    self._rows.value = index if index in self._visible else None
-                finally:
-                    self._updating = False
-
-    @observe("paused")
-    def _on_paused(self, change: Any) -> None:
-        with self._lock:
-            self.redraw()
-
-    def _on_filter(self, change: Any) -> None:
-        if not self._updating:
-            with self._lock:
-                self.redraw()
-
-    def _on_row(self, change: Any) -> None:
-        if not self._updating and change["new"] is not None:
-            with self._lock:
-                self.selected = change["new"]
-
-    # -- redrawing (the panel's refresher, under the lock) -----------------------------------------
-
-    def set_connections(self, ids: list[int]) -> int:
-        """Offer these connections in the filter; return 1 when the dropdown changed."""
-        options = [("all connections", None)] + [(f"connection {i}", i) for i in ids]
-        if list(self._conn.options) == options:
-            return 0
-        value = self._conn.value if self._conn.value in ids else None
-        self._updating = True
-        try:
-            with self._conn.hold_sync():
-                self._conn.options = options
-                select_value(self._conn, value)
-        finally:
-            self._updating = False
-        return 1
-
-    def redraw(self) -> int:
-        """Redraw from the recorder when it or a filter changed; return the widgets changed."""
+        """Hide the frames logged so far (the recorder keeps them)."""
         rec = self.recorder
-        if rec is None:
-            self._drawn = None
-            return assign(self._head, value='<span class="wsplay-muted">no recorder yet (not connected)</span>')
-        if self.paused:
-            return assign(self._head, value=self._head.value.replace(" · live", " · paused"))
-        conn, direction, kind = self._conn.value, self._dir.value, self._type.value
-        key = (id(rec), rec.version, conn, direction, kind, self._after)
-        if key == self._drawn:
-            return 0
-        self._drawn = key
-        frames = rec.frames()
-        total = frames[-1].index - self._after if frames else 0  # indexes count every frame recorded
-        matching = [r for r in frames if r.index > self._after and _matches(r, conn, direction, kind)]
-        shown = matching[-self.max_rows :][::-1]
-        self._visible = {r.index: r for r in shown}
-        sent = assign(self._head, value=self._header(rec, len(shown), len(matching), total))
-        options = [(row_label(r), r.index) for r in shown]
-        if options != list(self._rows.options):
-            keep = self.selected if self.selected in self._visible else None
-            self._updating = True
-            try:
-                with self._rows.hold_sync():
-                    self._rows.index = None  # so that new options do not select the first row
-                    self._rows.options = options
-                    self._rows.value = keep
-            finally:
-                self._updating = False
-            sent += 1
-        return sent
+        newest = rec.raw_records()[-1:] if rec is not None else []
+        if newest:
+            self.after = newest[-1][0]
+        self.reset()
 
-    def _header(self, rec: Recorder, shown: int, matching: int, total: int) -> str:
-        if not rec.enabled:
-            return '<span class="wsplay-muted">recording is off for this host (.record(False))</span>'
-        since = "since Clear" if self._after >= 0 else "recorded"
-        parts = [f"{shown} shown (newest first) of {matching:,} matching", f"{total:,} {since}"]
-        if rec.dropped:
-            parts.append(f"the log keeps the last {rec.max_frames:,}")
-        counter = " · ".join(parts) + " · live"
-        return f'<div class="wsplay-muted">{counter}</div><pre class="wsplay-mono" style="margin:0">{COLUMNS}</pre>'
+    def set_recorder(self, recorder: Recorder | None) -> None:
+        self.recorder = recorder
+        self.after = -1
+        self.reset()
+
+    def reset(self) -> None:
+        """Send the table afresh at the next push (after a filter change, a new view, Clear)."""
+        self._reset = True
+
+    @property
+    def backlog(self) -> int:
+        """Frames skipped in a burst and not sent yet (an upper bound when filters are on)."""
+        return sum(hi - lo + 1 for lo, hi in self._gaps)
+
+    # -- matching -----------------------------------------------------------------------------------
+
+    def _searching(self) -> bool:
+        return bool(self.query) and not self.error
+
+    def matches(self, r: FrameRecord) -> bool:
+        """Whether a frame passes the filters and the search (what the table shows)."""
+        return self._matches_raw((r.index, r.time, r.connection, r.direction, r.header, None), r)
+
+    def _matches_raw(self, t: tuple[Any, ...], record: FrameRecord | None = None) -> bool:
+        if t[0] <= self.after:
+            return False
+        if self.connection is not None and t[2] != self.connection:
+            return False
+        if self.direction is not None and t[3] != self.direction:
+            return False
+        kind = self.type
+        if kind is not None:
+            header = t[4]
+            opcode = header[0] & 0x0F if isinstance(header, (bytes, bytearray)) else header.opcode
+            if kind == "data":
+                if opcode not in (0, 1, 2):
+                    return False
+            elif kind == "control":
+                if opcode not in (8, 9, 10):
+                    return False
+            elif kind == "reserved":
+                if opcode in (0, 1, 2, 8, 9, 10):
+                    return False
+            elif _NAMES.get(opcode) != kind:
+                return False
+        if self._searching():
+            if record is None:
+                assert self.recorder is not None
+                record = self.recorder.frames_of([t])[0]
+            text = searchable(record)
+            if self._pattern is not None:
+                return self._pattern.search(text) is not None
+            return self.query.lower() in text.lower()
+        return True
+
+    def _take(self, raw: list[tuple[Any, ...]], lo: int, hi: int, limit: int) -> tuple[list[int], int | None]:
+        """Positions in `raw` of the newest (up to `limit`) matching frames with indexes lo..hi, oldest
+        first, and the index below which the range was not looked at (None: all of it was)."""
+        first = raw[0][0]
+        found: list[int] = []
+        match = self._matches_raw
+        for pos in range(hi - first, lo - first - 1, -1):
+            if len(found) == limit:
+                return found[::-1], raw[pos][0] + 1
+            if match(raw[pos]):
+                found.append(pos)
+        return found[::-1], None
+
+    def _encode(self, raw: list[tuple[Any, ...]], positions: list[int]) -> list[list[Any]]:
+        assert self.recorder is not None
+        records = self.recorder.frames_of([raw[p] for p in positions])
+        rows = []
+        for pos, r in zip(positions, records):
+            conn, t = raw[pos][2], raw[pos][1]
+            delta = None
+            for j in range(pos - 1, max(-1, pos - 2000), -1):  # the connection's previous frame, if near
+                if raw[j][2] == conn:
+                    delta = t - raw[j][1]
+                    break
+            rows.append(encode_row(r, delta))
+        self.matching += len(rows)
+        return rows
+
+    # -- pushing (the refresher's thread, under the panel's lock) -----------------------------------
+
+    def push(self) -> dict[str, Any] | None:
+        """The next batch: {"reset": bool, "rows": [...newer...], "back": [...older, to merge...]}, or None."""
+        rec = self.recorder
+        reset = self._reset
+        if reset:
+            self._reset = False
+            self._gaps = []
+            self.matching = 0
+            self._sent = -1
+            if rec is None or self.paused:
+                if rec is not None:
+                    self._sent = rec.recorded - 1  # unpausing starts afresh anyway
+                return {"reset": True, "rows": [], "back": []}
+        if rec is None or self.paused:
+            return None
+        raw = rec.raw_records()
+        if not raw:
+            return {"reset": True, "rows": [], "back": []} if reset else None
+        first, newest = raw[0][0], raw[-1][0]
+        rows: list[list[Any]] = []
+        if newest > self._sent:
+            start = max(self._sent + 1, first)
+            self._sent = newest
+            positions, stopped = self._take(raw, start, newest, self.cap)
+            if stopped is not None:
+                self._gaps.append([start, stopped - 1])
+            rows = self._encode(raw, positions)
+        back: list[list[Any]] = []
+        room = self.cap - len(rows)
+        while room > 0 and self._gaps:
+            lo, hi = self._gaps[-1]
+            lo = max(lo, first)  # what the recorder has dropped cannot be sent any more
+            if hi < lo:
+                self._gaps.pop()
+                continue
+            positions, stopped = self._take(raw, lo, hi, room)
+            if stopped is None:
+                self._gaps.pop()
+            else:
+                self._gaps[-1] = [lo, stopped - 1]
+            back = self._encode(raw, positions) + back
+            room -= len(positions)
+        self._gaps = [[max(lo, first), hi] for lo, hi in self._gaps if hi >= first]
+        if not rows and not back and not reset:
+            return None
+        back.sort(key=lambda row: row[0])
+        return {"reset": reset, "rows": rows, "back": back}
+
+
+def detail(r: FrameRecord) -> tuple[dict[str, Any], bytes]:
+    """What the inspector shows of one frame (JSON) and its payload as kept (the buffer sent with it)."""
+    h = r.header
+    payload = r.payload[:INSPECT_BYTES]
+    out: dict[str, Any] = {
+        "index": r.index,
+        "time": r.time,
+        "connection": r.connection,
+        "direction": r.direction,
+        "opcode": r.opcode,
+        "type": r.type_name,
+        "fin": h.fin,
+        "rsv": [h.rsv1, h.rsv2, h.rsv3],
+        "masked": h.masked,
+        "mask_key": h.mask_key.hex() if h.mask_key else None,
+        "length": r.length,
+        "length_form": r.length_form,
+        "length_form_name": _LENGTH_FORMS.get(r.length_form, str(r.length_form)),
+        "header": r.header_bytes.hex(),
+        "kept": len(r.payload),
+        "sent": len(payload),
+        "cut": r.cut,
+        "text": r.opcode in (FrameType.TEXT, FrameType.CONTINUE),
+        "close": None,
+    }
+    info = r.close_info()
+    if info is not None:
+        code, reason = info
+        out["close"] = {"code": code, "name": close_code_name(code), "reason": reason}
+    elif r.opcode == FrameType.CLOSE:
+        out["close"] = {"code": None, "name": "no status code in the frame (reported as 1005)", "reason": ""}
+    return out, bytes(payload)

@@ -1,37 +1,18 @@
-"""Text for the panels: escaping, hex dumps, one-line previews and small HTML tables.
+"""Text for the panels: one-line previews of payloads, hex dumps, times and sizes, and HTML escaping.
 
-Anything a peer controls (payloads, close reasons, paths, remote addresses, handler names, error
-text) goes through `esc()` before it is put into a widget that renders HTML: an HTML widget's value
-is set as innerHTML in the browser, so an unescaped `<img src=x onerror=...>` would run.
-Plain-text widgets (a Select's rows, a Label) render with textContent and get the text as it is.
+The panels' front end puts every string into the page as text (textContent), so previews are sent
+as they are; `esc()` is for the rare HTML made on the Python side (none in the panels today).
 """
 
 from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from wsplay.protocol.frames import FrameType, close_code_name
 
-__all__ = ["CSS", "esc", "fmt_bytes", "fmt_time", "hexdump", "preview", "printable", "table"]
-
-# The panels' look, shipped once in a static HTML widget (never resent). Monospace frame rows line
-# up because the Select view turns spaces into non-breaking ones.
-CSS = """<style>
-.wsplay-panel table.wsplay {border-collapse: collapse; font-size: 12px; margin: 2px 0}
-.wsplay-panel table.wsplay th, .wsplay-panel table.wsplay td {padding: 1px 8px 1px 0; text-align: left;
-  vertical-align: top; white-space: nowrap}
-.wsplay-panel table.wsplay th {border-bottom: 1px solid var(--jp-border-color2, #ccc); font-weight: 600}
-.wsplay-panel .wsplay-log select, .wsplay-panel .wsplay-mono, .wsplay-panel pre {
-  font-family: var(--jp-code-font-family, monospace); font-size: 12px}
-.wsplay-panel pre {margin: 2px 0; white-space: pre-wrap; word-break: break-all}
-.wsplay-panel .wsplay-muted {color: var(--jp-ui-font-color2, #777)}
-.wsplay-panel .wsplay-error {color: var(--jp-error-color1, #c00)}
-.wsplay-panel .wsplay-warn {color: var(--jp-warn-color1, #b60)}
-.wsplay-panel .wsplay-ok {color: var(--jp-success-color1, #080)}
-</style>"""
+__all__ = ["esc", "fmt_bytes", "fmt_time", "hexdump", "preview", "printable"]
 
 
 def esc(value: Any) -> str:
@@ -93,10 +74,3 @@ def preview(opcode: int, data: bytes, limit: int = 48) -> str:
         return printable(data.decode("ascii"), limit)
     shown = data[:16]
     return " ".join(f"{b:02x}" for b in shown) + (" …" if len(data) > 16 else "")
-
-
-def table(head: Sequence[str], rows: Iterable[Sequence[str]], css: str = "wsplay") -> str:
-    """An HTML table; `head` and every cell must already be escaped (cells may carry markup)."""
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'

@@ -1,0 +1,187 @@
+"""The events a recorder keeps: connections opened and closed, handler errors, limits, refusals, and
+the seed's pitfalls as they happen (a stalled pump, interleaved writes, a blocked loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from wsplay.protocol.frames import close_code_name
+
+__all__ = [
+    "ConnectionClosedRecord",
+    "ConnectionOpened",
+    "Event",
+    "HandlerErrorRecord",
+    "InterleavedWrite",
+    "LimitHit",
+    "LoopBlocked",
+    "Notice",
+    "PumpStall",
+    "Refused",
+    "parse_head",
+]
+
+
+@dataclass
+class Event:
+    """Base of every non-frame record: when, and on which connection."""
+
+    time: float
+    connection: int
+
+    kind = "event"
+
+    def summary(self) -> str:
+        return self.kind
+
+
+@dataclass
+class ConnectionOpened(Event):
+    """A connection completed its opening handshake; the handshake itself when the side recorded it."""
+
+    remote: str = ""
+    path: str = "/"
+    subprotocol: str | None = None
+    url: str = ""  # ws://host/path as the client asked for it ('' when not known)
+    request_line: str = ""  # 'GET /path HTTP/1.1'
+    request_headers: list[tuple[str, str]] = field(default_factory=list)
+    status_line: str = ""  # 'HTTP/1.1 101 Switching Protocols'
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
+    extensions: str | None = None  # the negotiated Sec-WebSocket-Extensions, if any
+
+    kind = "open"
+
+    def summary(self) -> str:
+        return f"connection {self.connection} opened from {self.remote} on {self.path}"
+
+
+def parse_head(raw: bytes | str) -> tuple[str, list[tuple[str, str]]]:
+    """Split an HTTP head (request or response) into its first line and its (name, value) headers."""
+    text = raw.decode("latin-1") if isinstance(raw, (bytes, bytearray)) else raw
+    lines = text.split("\r\n\r\n", 1)[0].split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return lines[0], headers
+
+
+@dataclass
+class ConnectionClosedRecord(Event):
+    code: int = 1006
+    reason: str = ""
+    by: str = "client"  # "server" or "client": the side that started the close (or failed or dropped it)
+    clean: bool = False  # a close frame went each way before TCP closed
+
+    kind = "close"
+
+    @property
+    def code_name(self) -> str:
+        return close_code_name(self.code)
+
+    def summary(self) -> str:
+        reason = f" {self.reason!r}" if self.reason else ""
+        how = "" if self.clean else " (no clean close handshake)"
+        return f"connection {self.connection} closed by {self.by}: {self.code} {self.code_name}{reason}{how}"
+
+
+@dataclass
+class HandlerErrorRecord(Event):
+    handler: str = ""
+    error: str = ""
+    traceback: str = ""
+
+    kind = "error"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: {self.handler} raised {self.error}; closed with 1011"
+
+
+@dataclass
+class PumpStall(Event):
+    """A handler held the message pump while frames waited: the seed's long-running-task pitfall."""
+
+    handler: str = ""
+    seconds: float = 0.0
+    frames_waiting: int = 0
+    ping_waiting: bool = False
+    ongoing: bool = True
+
+    kind = "stall"
+    fix = "spawn a task for long work (asyncio.create_task) and return to the pump; cancel it in on_close"
+    notebook = "notebooks/07-long-running-tasks.ipynb"
+
+    def summary(self) -> str:
+        ping = ", a ping among them" if self.ping_waiting else ""
+        state = "for" if not self.ongoing else "for at least"
+        return (
+            f"connection {self.connection}: {self.handler} held the message pump {state} {self.seconds:.1f} s "
+            f"while {self.frames_waiting} frame(s) waited{ping}"
+        )
+
+
+@dataclass
+class InterleavedWrite(Event):
+    """Two writers mixed their frames into one fragmented message: the seed's sync-write pitfall."""
+
+    detail: str = ""
+
+    kind = "interleave"
+    fix = "hold connection.write_lock for the whole message: every frame of it inside async with connection.write_lock:"
+    notebook = "notebooks/08-synchronized-writes.ipynb"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: interleaved write: {self.detail}"
+
+
+@dataclass
+class LoopBlocked(Event):
+    """Something blocked the whole event loop (time.sleep, CPU-bound work): every connection stood still."""
+
+    seconds: float = 0.0
+
+    kind = "blocked"
+    fix = "never block in a handler: await asyncio.sleep(), or run blocking work with asyncio.to_thread()"
+    notebook = "notebooks/07-long-running-tasks.ipynb"
+
+    def summary(self) -> str:
+        return f"the event loop was blocked for {self.seconds:.1f} s: every connection stood still"
+
+
+@dataclass
+class LimitHit(Event):
+    limit: str = ""
+    value: int = 0
+    code: int = 1009
+
+    kind = "limit"
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: {self.limit} limit of {self.value} hit; closed with {self.code}"
+
+
+@dataclass
+class Refused(Event):
+    """A handshake refused before any connection existed (connection 0): a foreign origin, too many clients."""
+
+    status: int = 403
+    reason: str = ""
+    remote: str = ""
+
+    kind = "refused"
+
+    def summary(self) -> str:
+        return f"refused a handshake from {self.remote} with {self.status}: {self.reason}"
+
+
+@dataclass
+class Notice(Event):
+    """Something the person running the server should know (e.g. listening on every interface)."""
+
+    message: str = ""
+
+    kind = "notice"
+
+    def summary(self) -> str:
+        return self.message
