@@ -64,3 +64,23 @@ def write_kernelspec(jupyter_dir: Path) -> Path:
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return spec_dir
+
+
+def deflate_messages(seed: int, count: int = 200) -> list[str | bytes]:
+    """`count` messages for permessage-deflate interop: 0 bytes to 1 MiB, text and binary, compressible
+    and not, the same ones often enough that context takeover has something to take over."""
+    import json as _json
+    import random
+
+    rng = random.Random(seed)
+    fixed: list[str | bytes] = [b"", "", "a", bytes(125), "x" * 126, bytes(65_535), os.urandom(65_536), "é€😀" * 20_000, bytes(1 << 20)]
+    out: list[str | bytes] = list(fixed)
+    while len(out) < count:
+        kind = rng.random()
+        if kind < 0.5:
+            out.append(_json.dumps({"user": rng.choice(["ada", "bob", "eve"]), "n": rng.randint(0, 10**6), "text": "hello " * rng.randint(0, 50)}))
+        elif kind < 0.8:
+            out.append(rng.randbytes(rng.randint(0, 4000)))
+        else:
+            out.append(("abcdefgh" * rng.randint(1, 3000)).encode())
+    return out

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no browser page on a plain GET and no pitfall reports (the library's default)")
     serve.add_argument("--quiet", action="store_true",
                        help="no log line per connection on stderr (errors still show)")
+    serve.add_argument("--certfile", metavar="PEM", help="serve wss:// and https:// with this certificate (chain)")
+    serve.add_argument("--keyfile", metavar="PEM", help="the certificate's private key (when not in --certfile)")
+    serve.add_argument("--no-compression", action="store_true", help="decline permessage-deflate (on by default)")
     return parser
 
 
@@ -61,7 +64,18 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as error:  # an option combination the example refuses (legacy is message-level)
         print(f"wsplay: {error}", file=sys.stderr, flush=True)
         return 2
+    if args.no_compression:
+        websocket.compression(None)
     host = Host.create().handler(websocket).port(args.port).bind(args.bind).defaults()
+    if args.keyfile and not args.certfile:
+        print("wsplay: --keyfile needs --certfile", file=sys.stderr, flush=True)
+        return 2
+    if args.certfile:
+        try:
+            host.tls(args.certfile, args.keyfile)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            print(f"wsplay: cannot use {args.certfile} as a certificate: {error}", file=sys.stderr, flush=True)
+            return 2
     if not args.no_development:
         host.development()
     if not args.quiet:

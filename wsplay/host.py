@@ -14,6 +14,7 @@ import importlib.resources
 import ipaddress
 import logging
 import os
+import ssl
 import sys
 import time
 import warnings
@@ -145,6 +146,24 @@ class Host:
     def allow_any_origin(self) -> Host:
         """Accept WebSocket handshakes from pages on any site (turns off the hijacking defence)."""
         self._options.origins.any_origin = True
+        return self
+
+    def tls(self, certfile: str | os.PathLike[str] | ssl.SSLContext, keyfile: str | os.PathLike[str] | None = None, password: str | None = None) -> Host:
+        """Serve wss:// and https:// with this certificate and key (PEM files), or a ready `ssl.SSLContext`.
+
+        A TLS handshake must finish within the handshake timeout; a client that stalls or speaks plain
+        HTTP to the TLS port is dropped and recorded, and nothing else is affected.
+
+        Example:
+            host = Host.create().handler(ws).tls("cert.pem", "key.pem").start()
+            host.url  # 'wss://127.0.0.1:8080/'
+        """
+        if isinstance(certfile, ssl.SSLContext):
+            context = certfile
+        else:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(certfile, keyfile, password)
+        self._options.tls = context
         return self
 
     def record(self, frames: int | bool = 2000, events: int = 1000, payload_bytes: int = PAYLOAD_BUDGET) -> Host:
@@ -355,9 +374,14 @@ class Host:
         return f"{host}:{port}"
 
     @property
+    def secure(self) -> bool:
+        """True when the host serves TLS (wss:// and https://)."""
+        return self._options.tls is not None
+
+    @property
     def url(self) -> str:
-        """The WebSocket URL, e.g. 'ws://127.0.0.1:8080/'."""
-        return f"ws://{self._netloc()}/"
+        """The WebSocket URL, e.g. 'ws://127.0.0.1:8080/' ('wss://' with TLS)."""
+        return f"{'wss' if self.secure else 'ws'}://{self._netloc()}/"
 
     @property
     def client_url(self) -> str:
@@ -370,12 +394,12 @@ class Host:
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
         if prefix:
             return f"{prefix.rstrip('/')}/proxy/{self._bound_port or self._port}/"
-        return f"http://{self._netloc()}/"
+        return self.direct_client_url
 
     @property
     def direct_client_url(self) -> str:
         """The chat page's address on this machine, never through a proxy."""
-        return f"http://{self._netloc()}/"
+        return f"{'https' if self.secure else 'http'}://{self._netloc()}/"
 
     @property
     def connections(self) -> list[SocketConnection]:

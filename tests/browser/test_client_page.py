@@ -76,3 +76,34 @@ def test_two_pages_chat_through_the_client_page(
 
     assert pages[1].locator("#sendText").input_value() == ""  # the form cleared its input
     screenshot(pages[1], "client-page")
+
+
+def test_the_chat_page_over_https_and_wss(new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]) -> None:
+    """A host with a certificate from a test CA: the page loads over https:// and its WebSocket is wss://.
+
+    The browser is told to accept the test CA's certificate for this page's context only
+    (ignore_https_errors); nothing else of the browser changes.
+    """
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    from wsplay import Host
+    from wsplay.examples import chat
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    host = Host.create().handler(chat()).port(0).development().tls(context).start()
+    try:
+        assert host.client_url.startswith("https://")
+        page = new_page(ignore_https_errors=True)
+        page.goto(host.client_url)
+        page.locator("body[data-state=open]").wait_for()
+        send(page, "over wss")
+        wait_for_line(page, "[0]: over wss")
+        assert page.evaluate("() => location.protocol") == "https:"
+        opened = host.recorder.events("open")[-1]
+        assert opened.url.startswith("wss://")
+        screenshot(page, "client-page-https")
+    finally:
+        host.stop()

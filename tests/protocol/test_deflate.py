@@ -297,3 +297,17 @@ def test_borrowing_inflates_from_the_receive_buffer_and_hands_out_owned_bytes() 
     incoming = conn.next_frame()
     assert type(incoming.payload) is bytes and incoming.text == "borrowed"
     assert type(incoming.wire) is memoryview  # the compressed bytes were unmasked where they lay
+
+
+@pytest.mark.parametrize("size", [600_000, 1_000_000])
+def test_a_large_message_within_the_limit_still_inflates_whole(size: int) -> None:
+    """Past half the limit the rest of a frame is measured before it is kept; what fits is delivered whole."""
+    message = os.urandom(100) * (size // 100)
+    conn = server_with_deflate(max_message_size=1_000_000)
+    conn.receive_data(client_frame(2, compressed(message), rsv=4))
+    assert conn.next_frame().payload == message
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = c.compress(message[:400_000]) + c.flush(zlib.Z_SYNC_FLUSH)
+    rest = (c.compress(message[400_000:]) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    conn.receive_data(client_frame(2, first, fin=False, rsv=4) + client_frame(0, rest))
+    assert b"".join(bytes(conn.next_frame().payload) for _ in range(2)) == message

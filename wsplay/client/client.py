@@ -14,6 +14,7 @@ import itertools
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from ssl import SSLContext
 from typing import Any
 
 from wsplay import runtime
@@ -42,6 +43,9 @@ class Client(Connection):
         origin, subprotocols, headers: what the upgrade request offers.
         compression: permessage-deflate: offered by default as browsers offer it
             (`client_max_window_bits`); None offers nothing; `Compression(...)` chooses the parameters.
+        ssl: for wss:// URLs, the `ssl.SSLContext` to verify the server with; by default the system's
+            trusted certificates (`ssl.create_default_context()`). To trust a self-signed certificate
+            for local tests, pass `ssl.create_default_context(cafile="its-ca.pem")`.
         ping_interval: ping the server when it has been silent this long (seconds); None: never.
         ping_timeout: drop the server (close 1011) when still silent this long after the ping; None: ping_interval.
         auto_pong: answer pings with a pong carrying the ping's data.
@@ -81,6 +85,7 @@ class Client(Connection):
         queue: bool = True,
         mask_source: Callable[[], bytes] | None = None,
         compression: Compression | None = Compression(),  # noqa: B008 - frozen, shared safely
+        ssl: SSLContext | None = None,
         open_timeout: float = 10.0,
         close_timeout: float = 10.0,
     ) -> None:
@@ -96,7 +101,10 @@ class Client(Connection):
         options = ConnectionOptions(ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=close_timeout)
         super().__init__(Side.CLIENT, settings, options, self.recorder, connection_id=next(Client._ids), mask_source=mask_source)
         self.url = url
+        self._tls = ssl
         self._handshake = ClientHandshake(url, origin=origin, subprotocols=subprotocols, headers=headers, compression=compression)
+        if ssl is not None and not self._handshake.uri.secure:
+            raise ValueError(f"ssl= is for wss:// URLs; {url} is not one")
         self.auto_pong = auto_pong
         self.queue_frames = queue
         self.open_timeout = open_timeout
@@ -168,7 +176,8 @@ class Client(Connection):
         try:
             async with asyncio.timeout(self.open_timeout):
                 try:
-                    await loop.create_connection(lambda: _ResponseReader(self, loop), uri.host, uri.port, ssl=uri.secure or None)
+                    tls = self._tls if self._tls is not None else (True if uri.secure else None)
+                    await loop.create_connection(lambda: _ResponseReader(self, loop), uri.host, uri.port, ssl=tls)
                 except OSError as exc:
                     why = f"cannot connect to {uri.host}:{uri.port}: {exc.strerror or exc}"
                     raise (type(exc)(exc.errno, why) if exc.errno else OSError(why)) from None

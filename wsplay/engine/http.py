@@ -75,6 +75,8 @@ class Listener(Protocol):
 
     def refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None: ...
 
+    def tls_failed(self, why: str, peer: Any) -> None: ...
+
     def serve(self, connection: SocketConnection, endpoint: Endpoint) -> None: ...
 
 
@@ -87,11 +89,46 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._reader: handshake.RequestReader | None = handshake.RequestReader(server.options.max_request_size)
         self._head = bytearray(4096)
         self._done = False  # an HTTP answer was sent, or the connection was upgraded: ignore further bytes
+        self._tls: asyncio.Task[None] | None = None  # the TLS handshake, while it runs
+        self._early: handshake.Request | None = None  # a request complete before that task resumed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.server.track_handshake(self)
+        self.server.track_handshake(self)  # the deadline covers the TLS handshake too
+        context = self.server.options.tls
+        if context is not None:
+            transport.pause_reading()  # not a byte as HTTP before TLS has it (start_tls resumes)
+            assert self.server.loop is not None
+            self._tls = self.server.loop.create_task(self._start_tls(transport, context))
+
+    async def _start_tls(self, transport: asyncio.Transport, context: Any) -> None:
+        """TLS first: a failure (garbage, plain HTTP on the TLS port, a client that stalls) is an event, not a traceback."""
+        assert self.server.loop is not None
+        try:
+            tls = await self.server.loop.start_tls(
+                transport, self, context, server_side=True, ssl_handshake_timeout=self.server.options.handshake_timeout
+            )
+        except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
+            self._tls_failed(transport, f"TLS handshake failed: {exc or type(exc).__name__} (plain HTTP on a TLS port?)")
+            return
+        finally:
+            self._tls = None
+        if tls is None or self._done:
+            transport.abort()
+            return
+        self.transport = tls
+        if self._early is not None:
+            request, self._early = self._early, None
+            self._on_request(request)
+
+    def _tls_failed(self, transport: asyncio.Transport, why: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.server.handshake_over(self)  # asyncio tells no connection_lost for a handshake that never completed
+        self.server.tls_failed(why, transport.get_extra_info("peername"))
+        transport.abort()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self._head)
@@ -105,7 +142,10 @@ class HttpProtocol(asyncio.BufferedProtocol):
             self._answer(handshake.error_response(exc), exc.status, str(exc))
             return
         if request is not None:
-            self._on_request(request)
+            if self._tls is not None:  # the request came before start_tls() handed back the TLS transport
+                self._early = request
+            else:
+                self._on_request(request)
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -115,12 +155,18 @@ class HttpProtocol(asyncio.BufferedProtocol):
 
     def timed_out(self) -> None:
         """The server says the request head has not arrived in time."""
+        if self._tls is not None and self.transport is not None:  # still in the TLS handshake: no HTTP to answer with
+            self._tls.cancel()
+            self._tls_failed(self.transport, f"no TLS handshake within {self.server.options.handshake_timeout} s")
+            return
         if self.transport is not None and not self._done:
             log.info("closing a client that sent no complete request within %s s", self.server.options.handshake_timeout)
             self._answer(handshake.http_response(408, "request timeout\n"), 408, "handshake timeout")
 
     def abort(self) -> None:
         """Drop the connection (the server is stopping)."""
+        if self._tls is not None:
+            self._tls.cancel()
         if self.transport is not None:
             self.transport.abort()
 
@@ -245,9 +291,10 @@ def _opened(connection: SocketConnection, request: RequestInfo, peer: Any, respo
     target = request.path + (f"?{request.query}" if request.query else "")
     status, answered = parse_head(response)
     host = request.headers.get("Host", "")
+    scheme = "wss" if connection.options.tls is not None else "ws"  # type: ignore[attr-defined]
     return ConnectionOpened(
         time.time(), connection.id, where, request.path, request.subprotocol,
-        url=f"ws://{host}{target}" if host else "",
+        url=f"{scheme}://{host}{target}" if host else "",
         request_line=f"{request.method} {target} HTTP/1.1",
         request_headers=list(request.headers.raw_items()),
         status_line=status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 from wsplay.core.options import ConnectionOptions
@@ -20,6 +21,7 @@ class ServerOptions(ConnectionOptions):
         max_connections: open WebSocket connections at most; more handshakes get 503. None: no limit.
         origins: which browser origins may connect (403 otherwise).
         client_page: the HTML served on a plain GET in development mode.
+        tls: the server's TLS context: wss:// and https:// (None: plain ws:// and http://).
     """
 
     handshake_timeout: float = 10.0
@@ -27,3 +29,4 @@ class ServerOptions(ConnectionOptions):
     max_connections: int | None = 4096
     origins: OriginPolicy = field(default_factory=OriginPolicy)
     client_page: bytes = field(default=b"", repr=False)
+    tls: ssl.SSLContext | None = field(default=None, repr=False)

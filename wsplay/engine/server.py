@@ -233,6 +233,13 @@ class Server:
             if status == 503:
                 self.recorder.event(LimitHit(time.time(), 0, "connections", self.options.max_connections or 0, 503))
 
+    def tls_failed(self, why: str, peer: Any) -> None:
+        """A TLS handshake failed or stalled: that connection is dropped, quietly, and recorded."""
+        where = f"{peer[0]}:{peer[1]}" if peer else "?"
+        log.info("dropped %s: %s", where, why)
+        if self.recorder is not None:
+            self.recorder.event(Refused(time.time(), 0, 0, why, where))
+
     def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:
         error = HandlerError(conn.id, exc, tb)
         self.errors.append(error)

@@ -228,6 +228,18 @@ def client_accept(values: list[str], config: Compression | None) -> Negotiated |
 # -- messages -------------------------------------------------------------------------------------
 
 
+def _measure(decompressor: Any, data: bytes | bytearray | memoryview, cap: int) -> int:
+    """How much `data` inflates to, up to `cap` bytes, keeping none of it (the decompressor is a copy)."""
+    total = 0
+    while total <= cap:
+        piece = decompressor.decompress(data, min(_CHUNK, cap - total + 1))
+        data = decompressor.unconsumed_tail
+        total += len(piece)
+        if not data and not piece:
+            break
+    return total
+
+
 class Deflate:
     """One side's compressor and decompressor for a negotiated permessage-deflate.
 
@@ -289,10 +301,18 @@ class Deflate:
             decompressor = self._decompressor = zlib.decompressobj(-self._peer_bits)
         pieces = []
         produced = 0
+        measured = False  # the rest of this frame is known to fit the limit
         pending: bytes | bytearray | memoryview = bytes(data) + _TAIL if fin else data
         try:
             while True:
                 room = min(_CHUNK, limit - produced + 1)  # one byte over the limit is enough to know
+                if not measured and produced + room > limit // 2 and (pending or room == _CHUNK):
+                    # Past half the limit, measure what the rest inflates to (on a copy, keeping
+                    # nothing) before holding any more of it: a bomb is refused holding half the
+                    # limit, not all of it. Only messages that big pay for inflating twice.
+                    if produced + _measure(decompressor.copy(), pending, limit - produced + 1) > limit:
+                        raise ProtocolError(f"message inflates past the limit ({limit} bytes more at most)", 1009)
+                    measured = True
                 piece = decompressor.decompress(pending, room)
                 pending = decompressor.unconsumed_tail
                 produced += len(piece)
