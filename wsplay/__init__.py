@@ -8,7 +8,7 @@ Example:
 import logging
 
 from wsplay.client import Client, connect, connect_async
-from wsplay.core import Connection, ConnectionOptions, Frame, RawFrame, Settings
+from wsplay.core import Compression, Connection, ConnectionOptions, Frame, RawFrame, Settings
 from wsplay.engine import HandlerError, RequestInfo, SocketConnection
 from wsplay.errors import AlreadyClosed, ConnectionClosed, HandshakeError, HostError, InvalidState, ProtocolError, WsplayError
 from wsplay.flavors import (
@@ -58,6 +58,7 @@ __all__ = [
     "AlreadyClosed",
     "Client",
     "CloseRecord",
+    "Compression",
     "Connection",
     "ConnectionClosed",
     "ConnectionClosedRecord",

@@ -214,3 +214,12 @@ def test_write_from_a_plain_thread(echo_host, wire):
     writer.start()
     writer.join(2 * unit)
     assert len(late) == 1 and isinstance(late[0], (ConnectionClosed, InvalidState)), late
+
+
+def test_subprotocols_may_be_given_as_a_list(hosts):
+    """`.subprotocols(["a", "b"])` used to reach the handshake as a list, which it could not hash."""
+    from wsplay import Websocket
+
+    host = hosts(Websocket.functional().subprotocols(["superchat", "chat"]))
+    with connect(host.url, subprotocols=["chat"], open_timeout=2) as ws:
+        assert ws.subprotocol == "chat"

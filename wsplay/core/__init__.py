@@ -10,6 +10,6 @@
 
 from wsplay.core.connection import Connection
 from wsplay.core.frame import Frame, RawFrame
-from wsplay.core.options import ConnectionOptions, Settings
+from wsplay.core.options import Compression, ConnectionOptions, Settings
 
-__all__ = ["Connection", "ConnectionOptions", "Frame", "RawFrame", "Settings"]
+__all__ = ["Compression", "Connection", "ConnectionOptions", "Frame", "RawFrame", "Settings"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from wsplay.core.options import Compression, Settings
@@ -60,9 +61,12 @@ class WebsocketBuilder:
         self.settings.compression = settings
         return self
 
-    def subprotocols(self: B, *names: str) -> B:
-        """Offer these subprotocols, in order of preference."""
-        self.settings.subprotocols = tuple(names)
+    def subprotocols(self: B, *names: str | Iterable[str]) -> B:
+        """Offer these subprotocols, in order of preference: `.subprotocols("chat", "echo")` or a list."""
+        flat: list[str] = []
+        for name in names:
+            flat.extend([name] if isinstance(name, str) else name)
+        self.settings.subprotocols = tuple(flat)
         return self
 
     def validate(self) -> None:
