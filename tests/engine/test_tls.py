@@ -31,12 +31,16 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture
-def tls_host(hosts: Callable[..., Host], ca: trustme.CA) -> Host:
+def start_tls_host(hosts: Callable[..., Host], ca: trustme.CA, handshake_timeout: float) -> Host:
     cert = ca.issue_cert("127.0.0.1", "localhost")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    return hosts(echo_endpoint(), development=True, configure=lambda h: h.tls(context).handshake_timeout(1 * UNIT))
+    return hosts(echo_endpoint(), development=True, configure=lambda h: h.tls(context).handshake_timeout(handshake_timeout))
+
+
+@pytest.fixture
+def tls_host(hosts: Callable[..., Host], ca: trustme.CA) -> Host:
+    return start_tls_host(hosts, ca, 5 * UNIT)
 
 
 def trusting(ca: trustme.CA) -> ssl.SSLContext:
@@ -98,15 +102,16 @@ def test_a_peer_that_does_not_speak_tls_is_dropped_quietly(tls_host: Host, ca: t
     wait_for(lambda: tls_host.server.handshaking == 0, what="nothing left of the dropped connection")
 
 
-def test_a_tls_slowloris_is_cut_at_the_handshake_timeout(tls_host: Host, ca: trustme.CA) -> None:
-    silent = socket.create_connection(("127.0.0.1", tls_host.bound_port), timeout=5 * UNIT)
-    started = time.monotonic()
+def test_a_tls_slowloris_is_cut_at_the_handshake_timeout(hosts, ca: trustme.CA) -> None:
+    tls_host = start_tls_host(hosts, ca, 1 * UNIT)
     with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=2 * UNIT) as healthy:
-        healthy.send("unaffected")
-        assert healthy.recv(timeout=2 * UNIT) == "unaffected"
+        silent = socket.create_connection(("127.0.0.1", tls_host.bound_port), timeout=5 * UNIT)
+        started = time.monotonic()
         assert silent.recv(1) == b""  # dropped, without a word
         took = time.monotonic() - started
-    silent.close()
+        silent.close()
+        healthy.send("unaffected")
+        assert healthy.recv(timeout=2 * UNIT) == "unaffected"
     assert 0.8 * UNIT <= took < 2.5 * UNIT  # the handshake timeout is 1 unit; it covers the TLS handshake
     assert any("no TLS handshake within" in e.reason for e in tls_host.events if e.kind == "refused")
 
