@@ -224,12 +224,10 @@ class Client(Connection):
             peer = transport.get_extra_info("peername")
             remote = f"{peer[0]}:{peer[1]}" if peer else ""
             request, status = self._handshake.request, f"HTTP/1.1 {response.status_code} {response.reason_phrase}"
-            answered = list(response.headers.raw_items())
             opened = ConnectionOpened(
                 time.time(), self.id, remote, request.path, self.subprotocol, url=self.url,
-                request_line=f"GET {request.path} HTTP/1.1", request_headers=list(request.headers.raw_items()),
-                status_line=status, response_headers=answered,
-                extensions=response.headers.get("Sec-WebSocket-Extensions"),
+                request_line=f"GET {request.path} HTTP/1.1", request_head=request.headers,
+                response_head=(status, response.headers),
             )  # fmt: skip
         self.attach(transport, loop, opened, self._handshake.leftover(), self._handshake.extension)
         self.task = loop.create_task(self._read_loop())

@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from threading import get_ident
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -130,6 +131,7 @@ class Connection:
         self._parts: list[Incoming] = []  # fragments of the message being merged
         self._stream: Stream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = -1  # the thread the loop runs on: calls from it need no marshalling
         self._rec = recorder if recorder is not None and recorder.enabled else None
         self._counters: Counters | None = None
         self._quiet = quiet_writers
@@ -138,7 +140,7 @@ class Connection:
         self._keepalive: Keepalive | None = None
         self._watch: Watch | None = None
         self._last_ping_data = b""
-        self._pings: dict[bytes, float] = {}  # payload of a ping sent -> loop time it left
+        self._pings: dict[bytes, float] | None = None  # payload of a ping sent -> loop time it left
         self.latency: float | None = None
         self.remote_address: tuple[Any, ...] | None = None
         self.subprotocol: str | None = None
@@ -161,6 +163,7 @@ class Connection:
         `extension` the permessage-deflate parameters the handshake agreed on, if any."""
         options = self.options
         self._loop = loop
+        self._loop_thread = get_ident()  # attach() runs on the loop
         if extension is not None:
             compression = self.settings.compression or Compression()
             self._codec.use_deflate(extension, compression.level, compression.mem_level)
@@ -169,7 +172,8 @@ class Connection:
         stream = self._stream = Stream(
             transport, self._codec, loop, options.write_high_water, options.max_write_buffer, self._overflow, self._lost
         )
-        stream.receive(leftover)
+        if leftover:
+            stream.receive(leftover)
         rec = self._rec
         if rec is not None:
             self._counters = rec.counters_of(self.id)
@@ -238,6 +242,8 @@ class Connection:
         Raises:
             ConnectionClosed: the connection is closed (after its CLOSE frame was returned).
         """
+        if get_ident() == self._loop_thread:  # the handler's own loop: the coroutine itself (the hot path)
+            return self._read_frame()
         return runtime.bridge(self._read_frame())
 
     def try_read_frame(self) -> Frame | None:
@@ -357,7 +363,7 @@ class Connection:
             ConnectionClosed: the connection is gone, or the peer or wsplay closed it.
             AlreadyClosed: this side closed it with close() (an InvalidState and a ConnectionClosed).
         """
-        if not runtime.in_loop_thread():
+        if get_ident() != self._loop_thread:
             owner = threading.current_thread() if self._watch is not None else None
             return runtime.bridge(self._write_async(payload, opcode, fin, flush, owner), _WRITE_TIMEOUT)
         stream = self._stream
@@ -421,12 +427,14 @@ class Connection:
         if self._rec is not None:
             self._rec.frame_out_wire(self._counters, self.id, data, data[1] & 0x7F, self._loop.time())  # type: ignore[arg-type, union-attr]
         stream = self._stream
-        stream.write(data)  # type: ignore[union-attr]
-        stream.flush()  # type: ignore[union-attr]
+        stream.write(data, flush=False)  # type: ignore[union-attr]
+        stream.flush()  # type: ignore[union-attr]  # now, behind what was corked
 
     def _note_ping(self, payload: bytes) -> None:
         pings = self._pings
-        if len(pings) >= _PINGS_KEPT:
+        if pings is None:
+            pings = self._pings = {}
+        elif len(pings) >= _PINGS_KEPT:
             del pings[next(iter(pings))]
         pings[payload] = self._loop.time()  # type: ignore[union-attr]
 
@@ -502,7 +510,10 @@ class Connection:
             connection.close(1000, "bye")
             connection.close_code, connection.closed_by
         """
-        check_close(code, reason)
+        if code is not None or reason:  # the seed's bare close() needs no checking
+            check_close(code, reason)
+        if get_ident() == self._loop_thread:  # a handler on the loop: the coroutine itself
+            return self._close(code, reason)
         return runtime.bridge(self._close(code, reason))
 
     def shutdown(self, code: int = 1001, reason: str = "going away") -> Awaitable[None]:
@@ -549,16 +560,19 @@ class Connection:
                 code = None
         if self._keepalive is not None:
             self._keepalive.stop()
+            self._keepalive = None
         self._send_control(codec.send_close(code, reason))
         if codec.close_received is not None:
             self._handshake_complete()
-        self._start_close_timer()
+        else:
+            self._start_close_timer()  # the peer has this long to answer
 
     def _handshake_complete(self) -> None:
         """Both close frames are out: the server closes TCP first (RFC 6455 7.1.1); a client waits for it."""
         if self._server:
             self._stream.close()  # type: ignore[union-attr]
-        self._start_close_timer()
+        else:
+            self._start_close_timer()  # the server has this long to close TCP
 
     def _start_close_timer(self) -> None:
         if self._close_timer is None and self._stream is not None and not self._stream.lost:
@@ -628,10 +642,14 @@ class Connection:
         self._give_up(1008, "peer is not reading")
 
     def _lost(self) -> None:
+        # Timers hold bound methods of this connection or its stream: dropping them leaves no cycle
+        # for the garbage collector to find (a server making thousands of connections notices).
         if self._close_timer is not None:
             self._close_timer.cancel()
+            self._close_timer = None
         if self._keepalive is not None:
             self._keepalive.stop()
+            self._keepalive = None
         codec = self._codec
         codec.connection_lost()
         record = codec.close_record

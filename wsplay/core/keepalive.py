@@ -8,7 +8,6 @@ still silent `timeout` seconds after that is given up (the connection closes wit
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable
 
 __all__ = ["Keepalive"]
@@ -42,7 +41,7 @@ class Keepalive:
         self._ping = ping
         self._give_up = give_up
         self._sent_at: float | None = None  # when the outstanding keepalive ping left
-        self._count = itertools.count(1)
+        self._count = 0  # keepalive pings sent
         self._timer: asyncio.TimerHandle | None = loop.call_later(interval, self._tick)
 
     def stop(self) -> None:
@@ -66,7 +65,8 @@ class Keepalive:
                 return
         idle = now - heard
         if idle >= self.interval:
-            self._ping(f"wsplay keepalive {next(self._count)}".encode())
+            self._count += 1
+            self._ping(f"wsplay keepalive {self._count}".encode())
             self._sent_at = now
             self._timer = self._loop.call_later(self.timeout, self._tick)
         else:

@@ -21,6 +21,10 @@ LARGE = 16 * 1024  # payloads at least this big are written straight through, no
 READ_PAUSE = 4 * 1024 * 1024  # stop reading when this much waits for a busy reader
 
 
+def _nothing() -> None:
+    pass
+
+
 class Stream(asyncio.BufferedProtocol):
     """Move one connection's bytes between the transport and the codec.
 
@@ -104,7 +108,9 @@ class Stream(asyncio.BufferedProtocol):
         self._wake_writers()
         if not self.closed.done():
             self.closed.set_result(None)
-        self._on_lost()
+        on_lost, self._on_lost = self._on_lost, _nothing
+        self._on_overflow = _nothing  # the connection keeps its stream; the stream lets go of it: no cycle
+        on_lost()
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -162,7 +168,8 @@ class Stream(asyncio.BufferedProtocol):
             return
         self.transport.write(out[0] if len(out) == 1 else b"".join(out))
         out.clear()
-        self._check_buffer()
+        if self.write_paused:
+            self._check_buffer()
 
     @property
     def buffered_amount(self) -> int:

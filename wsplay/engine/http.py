@@ -21,7 +21,7 @@ from websockets.datastructures import MultipleValuesError
 from wsplay.engine.connection import Endpoint, RequestInfo, SocketConnection
 from wsplay.engine.options import ServerOptions
 from wsplay.errors import HandshakeError
-from wsplay.observe import ConnectionOpened, Recorder, parse_head
+from wsplay.observe import ConnectionOpened, Recorder
 from wsplay.protocol import handshake
 
 __all__ = ["HttpProtocol", "Listener", "http_date"]
@@ -289,15 +289,12 @@ def _opened(connection: SocketConnection, request: RequestInfo, peer: Any, respo
     """The open event with the handshake as the panel shows it (the request head, the 101 we answered)."""
     where = f"{peer[0]}:{peer[1]}" if peer else "?"
     target = request.path + (f"?{request.query}" if request.query else "")
-    status, answered = parse_head(response)
     host = request.headers.get("Host", "")
     scheme = "wss" if connection.options.tls is not None else "ws"  # type: ignore[attr-defined]
     return ConnectionOpened(
         time.time(), connection.id, where, request.path, request.subprotocol,
         url=f"{scheme}://{host}{target}" if host else "",
         request_line=f"{request.method} {target} HTTP/1.1",
-        request_headers=list(request.headers.raw_items()),
-        status_line=status,
-        response_headers=answered,
-        extensions=dict((k.lower(), v) for k, v in answered).get("sec-websocket-extensions"),
+        request_head=request.headers,
+        response_head=response,
     )  # fmt: skip

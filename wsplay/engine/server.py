@@ -190,8 +190,9 @@ class Server:
     def serve(self, connection: SocketConnection, endpoint: Endpoint) -> None:
         """A connection was upgraded: keep it, and run the endpoint's handler for it in a task."""
         self.connections[connection.id] = connection
-        peer = connection.remote_address
-        log.info("connection %s opened from %s on %s", connection.id, f"{peer[0]}:{peer[1]}" if peer else "?", connection.request.path)
+        if log.isEnabledFor(logging.INFO):  # the arguments alone cost a handshake something
+            peer = connection.remote_address
+            log.info("connection %s opened from %s on %s", connection.id, f"{peer[0]}:{peer[1]}" if peer else "?", connection.request.path)
         assert self.loop is not None
         connection.task = task = self.loop.create_task(self._serve(endpoint, connection))
         self.handler_tasks.add(task)
@@ -210,8 +211,8 @@ class Server:
             await connection.shutdown(1011, f"handler raised {type(exc).__name__}"[:123])
         finally:
             try:
-                # A handler that returned without closing: complete the close handshake for it.
-                await connection.close()
+                if connection.state != "closed":  # a handler that returned without closing: close for it
+                    await connection.close()
             except asyncio.CancelledError:
                 await connection.abort()
                 raise
@@ -220,8 +221,9 @@ class Server:
 
     def _on_close(self, conn: SocketConnection) -> None:
         self.connections.pop(conn.id, None)
-        reason = f" {conn.close_reason!r}" if conn.close_reason else ""
-        log.info("connection %s closed by the %s: %s%s", conn.id, conn.closed_by, conn.close_code, reason)
+        if log.isEnabledFor(logging.INFO):
+            reason = f" {conn.close_reason!r}" if conn.close_reason else ""
+            log.info("connection %s closed by the %s: %s%s", conn.id, conn.closed_by, conn.close_code, reason)
 
     def refused(self, status: int, why: str, transport: asyncio.BaseTransport | None) -> None:
         """A handshake was refused (403 origin, 503 limit): log it and record it."""

@@ -111,7 +111,8 @@ class ReactiveWebsocket(WebsocketBuilder):
 
     def _handler_for(self, connection: SocketConnection) -> Any:
         handler = self._handler
-        self.validate()
+        if handler is None:
+            self.validate()  # raises, naming the fix
         if isinstance(handler, type) or not hasattr(handler, "on_message"):
             return handler()
         return handler

@@ -4,6 +4,7 @@ the seed's pitfalls as they happen (a stalled pump, interleaved writes, a blocke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from wsplay.protocol.frames import close_code_name
 
@@ -37,22 +38,58 @@ class Event:
 
 @dataclass
 class ConnectionOpened(Event):
-    """A connection completed its opening handshake; the handshake itself when the side recorded it."""
+    """A connection completed its opening handshake; the handshake itself when the side recorded it.
+
+    The heads are kept as they were (the request's headers object, the response's bytes) and read
+    into lines and pairs only when asked: recording a handshake costs a reference, not a parse.
+    """
 
     remote: str = ""
     path: str = "/"
     subprotocol: str | None = None
     url: str = ""  # ws://host/path as the client asked for it ('' when not known)
     request_line: str = ""  # 'GET /path HTTP/1.1'
-    request_headers: list[tuple[str, str]] = field(default_factory=list)
-    status_line: str = ""  # 'HTTP/1.1 101 Switching Protocols'
-    response_headers: list[tuple[str, str]] = field(default_factory=list)
-    extensions: str | None = None  # the negotiated Sec-WebSocket-Extensions, if any
+    request_head: Any = field(default=None, repr=False)  # the request's headers: (name, value) pairs or a Headers
+    response_head: Any = field(default=None, repr=False)  # the response: its bytes, or (status line, headers)
 
     kind = "open"
 
+    @property
+    def request_headers(self) -> list[tuple[str, str]]:
+        return _pairs(self.request_head)
+
+    @property
+    def status_line(self) -> str:
+        """'HTTP/1.1 101 Switching Protocols' (or '' when not recorded)."""
+        return self._response()[0]
+
+    @property
+    def response_headers(self) -> list[tuple[str, str]]:
+        return self._response()[1]
+
+    @property
+    def extensions(self) -> str | None:
+        """The negotiated Sec-WebSocket-Extensions, if any."""
+        return next((v for k, v in self.response_headers if k.lower() == "sec-websocket-extensions"), None)
+
+    def _response(self) -> tuple[str, list[tuple[str, str]]]:
+        head = self.response_head
+        if head is None:
+            return "", []
+        if isinstance(head, (bytes, bytearray, str)):
+            return parse_head(head)
+        status, headers = head
+        return status, _pairs(headers)
+
     def summary(self) -> str:
         return f"connection {self.connection} opened from {self.remote} on {self.path}"
+
+
+def _pairs(headers: Any) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    items = headers.raw_items() if hasattr(headers, "raw_items") else headers
+    return [(str(k), str(v)) for k, v in items]
 
 
 def parse_head(raw: bytes | str) -> tuple[str, list[tuple[str, str]]]:

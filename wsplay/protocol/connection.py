@@ -539,6 +539,8 @@ class Connection:
         """
         if self.close_sent is not None or self.failure is not None:
             self._refuse(opcode)
+        if self._server and self.deflate is None:  # the hot path: no mask, nothing to compress
+            return encode_header(opcode, len(payload), fin, rsv), payload
         if self.deflate is not None:
             self.last_deflated = None
             if opcode < 3:
@@ -645,7 +647,7 @@ class Connection:
     def _record(self, code: int, reason: str, by: Side) -> None:
         """Keep the first word on how the connection ends: whoever started the close, with what."""
         if self.close_record is None:
-            self.close_record = CloseRecord(code, reason, by.value)
+            self.close_record = CloseRecord(code, reason, "server" if by is Side.SERVER else "client")
 
     @property
     def clean(self) -> bool:
