@@ -92,7 +92,7 @@ def _pairs(headers: Any) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in items]
 
 
-def parse_head(raw: bytes | str) -> tuple[str, list[tuple[str, str]]]:
+def parse_head(raw: bytes | bytearray | str) -> tuple[str, list[tuple[str, str]]]:
     """Split an HTTP head (request or response) into its first line and its (name, value) headers."""
     text = raw.decode("latin-1") if isinstance(raw, (bytes, bytearray)) else raw
     lines = text.split("\r\n\r\n", 1)[0].split("\r\n")
