@@ -9,7 +9,9 @@ wire bytes, which the notebook prints. Screenshots go to artifacts/.
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +57,15 @@ def _shot(locator: Locator, name: str) -> None:
     locator.screenshot(path=f"artifacts/{name}.png")
 
 
+def _shut_down_kernel(lab: Any, notebook: str) -> None:
+    """End the notebook's kernel (and its host), so it does not load the browser tests that follow."""
+    with urllib.request.urlopen(f"{lab.url}api/sessions?token={lab.token}", timeout=10) as response:
+        sessions = [s for s in json.load(response) if s.get("path") == notebook]
+    for session in sessions:
+        request = urllib.request.Request(f"{lab.url}api/sessions/{session['id']}?token={lab.token}", method="DELETE")
+        urllib.request.urlopen(request, timeout=10).close()
+
+
 def test_the_inspector_shows_a_compressed_frame_in_lab(
     jupyterlab: Any,
     new_page: Callable[..., Page],
@@ -64,6 +75,13 @@ def test_the_inspector_shows_a_compressed_frame_in_lab(
 ) -> None:
     path = write_notebook(jupyterlab.root_dir / "compression.ipynb", CELLS)
     page = new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        _check_the_panel(page, jupyterlab, path, run_notebook_in_lab, screenshot)
+    finally:
+        _shut_down_kernel(jupyterlab, path.name)
+
+
+def _check_the_panel(page: Page, jupyterlab: Any, path: Path, run_notebook_in_lab: Callable[..., None], screenshot: Callable[[Page, str], Path]) -> None:
     run_notebook_in_lab(page, jupyterlab, path, ".jp-OutputArea-output:has-text('compressed True')", timeout=90)
     outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
     extension = re.search(r"extension (.+)", outputs).group(1).strip()
