@@ -3,7 +3,7 @@
 A kernel-side client (which offers permessage-deflate as browsers do) sends compressible text through
 a host; the test clicks the frame in the panel and reads what is drawn: the deflate badge in the row,
 RSV1 lit in the bit diagram, the wire payload in hex beside the inflated text with the ratio, and
-`permessage-deflate` in the connection table. The hex on the page is compared with the recorder's
+`permessage-deflate` in the connection table (and in a client panel's status line). The hex on the page is compared with the recorder's
 wire bytes, which the notebook prints. Screenshots go to artifacts/.
 """
 
@@ -39,6 +39,10 @@ CELLS = [
     "sent = next(f for f in host.frames if f.direction == 'in' and f.type_name == 'TEXT')\n"
     "print('extension', host.connections[0].extension.header())\n"
     "print(f'frame {sent.index} compressed {sent.compressed} wire {sent.wire.hex()}')",
+    "from wsplay.widgets import ClientPanel\n"
+    "other = wsplay.connect(host.url)\n"
+    f"other.send({TEXT!r})\n"
+    "ClientPanel(other)",
 ]
 
 
@@ -134,3 +138,9 @@ def _check_the_panel(page: Page, jupyterlab: Any, path: Path, run_notebook_in_la
     assert top and bottom
     page.screenshot(path="artifacts/docs-compression.png", clip={"x": top["x"], "y": top["y"], "width": top["width"], "height": bottom["y"] + bottom["height"] - top["y"] + 4})
     _shot(panel.locator(".wsp-conns"), "panel-compression-connections")
+
+    # The client panel's status line says the same for its connection.
+    status = page.locator(".jp-OutputArea-output .wsp-kind-client .wsp-status").first
+    status.locator(".wsp-ratio").first.wait_for(timeout=15_000)
+    assert "permessage-deflate" in status.inner_text() and re.search(r"ratio in 0\.\d\d · out 0\.\d\d", status.inner_text()), status.inner_text()
+    _shot(status, "panel-compression-client-status")
