@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chatpage import send, wait_for_line, wait_until
+from chatpage import HOST_MESSAGES, NOISE, PAGE_MESSAGES, converse, send, wait_for_line, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, Error, Page
@@ -26,6 +26,18 @@ def chat_host() -> Iterator[Host]:
     from wsplay.examples import chat
 
     host = Host.create().handler(chat()).port(0).development().start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture
+def echo_host() -> Iterator[Host]:
+    from wsplay import Host
+    from wsplay.examples import echo
+
+    host = Host.create().handler(echo()).port(0).development().start()
     try:
         yield host
     finally:
@@ -107,3 +119,43 @@ def test_the_chat_page_over_https_and_wss(new_page: Callable[..., Page], screens
         screenshot(page, "client-page-https")
     finally:
         host.stop()
+
+
+def test_the_page_and_the_host_speak_permessage_deflate(echo_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]) -> None:
+    """Chromium offers permessage-deflate on every WebSocket; the host accepts it, the browser's
+    messages arrive compressed (RSV1) and the host's compressed messages reach the page intact."""
+    page = new_page()
+    page.goto(echo_host.client_url)
+    page.locator("body[data-state=open]").wait_for()
+    wait_until(lambda: len(echo_host.connections) == 1, "the page's connection on the host")
+    connection = echo_host.connections[0]
+
+    # The handshake: the browser's own offer, the host's answer, both sides agreeing.
+    assert page.evaluate("window.ws.extensions") == "permessage-deflate"
+    opened = [e for e in echo_host.events if e.kind == "open"][-1]
+    offer = [v for k, v in opened.request_headers if k.lower() == "sec-websocket-extensions"]
+    assert offer == ["permessage-deflate; client_max_window_bits"]  # what every Chromium sends
+    assert opened.extensions == "permessage-deflate" and connection.extension is not None
+
+    converse(page, connection)
+
+    frames = [f for f in echo_host.frames if f.connection == connection.id and f.opcode < 8]
+    got = [f for f in frames if f.direction == "in"]
+    sent = [f for f in frames if f.direction == "out"]
+    # Chromium compresses every message, short ones too; each one frame with RSV1, masked.
+    assert [f.payload.decode() for f in got] == PAGE_MESSAGES
+    assert all(f.compressed and f.rsv == (True, False, False) and f.fin and f.masked for f in got)
+    assert got[0].length < len(PAGE_MESSAGES[0]) // 10  # 1,300 repetitive bytes went as a few dozen
+    # Context takeover (the default both sides agreed on): the second copy of NOISE refers back to the first.
+    first, again = (f for f in got if f.payload == NOISE.encode())
+    assert first.length > 400 and again.length < 30, (first.length, again.length)
+    # The host compressed everything it sent (echoes and its own messages), and the page read it right.
+    assert len(sent) == len(PAGE_MESSAGES) + len(HOST_MESSAGES)
+    assert all(f.compressed and f.rsv == (True, False, False) and not f.masked for f in sent)
+    big = next(f for f in sent if f.payload_length == 60000)
+    assert big.length < 1000
+    first, again = [f for f in sent if f.payload == NOISE.encode()][:2]  # the echoes of the page's two
+    assert first.length > 400 and again.length < 30, (first.length, again.length)
+    counts = echo_host.recorder.counters(connection.id)
+    assert counts.ratio_in is not None and counts.ratio_in < 0.5 and counts.ratio_out is not None and counts.ratio_out < 0.1
+    screenshot(page, "client-page-deflate")

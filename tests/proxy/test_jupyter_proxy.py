@@ -9,7 +9,9 @@ and pin down what the proxy changes, measured against the same host reached dire
 - a fragmented message is reassembled: the other side gets one frame;
 - messages above 10 MiB are refused (1009 towards the proxy; a larger one from the host never
   arrives and the client sees 1005);
-- the proxy answers the client with the FIRST subprotocol it offered, whatever the host chose.
+- the proxy answers the client with the FIRST subprotocol it offered, whatever the host chose;
+- permessage-deflate: the proxy never negotiates it with the client, but makes its own offer to the
+  host (whatever the client offered), so everything between the proxy and the host is compressed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from wsplay.protocol.frames import FrameType
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -250,5 +253,59 @@ def test_the_proxy_picks_the_first_offered_subprotocol(jupyter: Any, behind_hub:
             assert proxied.subprotocol == "first"
             proxied.send("still works")
             assert proxied.recv(timeout=10) == "still works"
+    finally:
+        host.stop()
+
+
+# -- permessage-deflate ---------------------------------------------------------------------------
+
+PROXY_OFFER = "permessage-deflate; client_max_window_bits"  # tornado's client, as jupyter-server-proxy 4.6 opens it
+OFFERS = {
+    "none": dict(compression=None),
+    "websockets' default": {},
+    "other parameters": dict(compression=None, extensions=[ClientPerMessageDeflateFactory(server_no_context_takeover=True, client_max_window_bits=10)]),
+}
+
+
+def _opened(host: Host) -> Any:
+    return [event for event in host.events if event.kind == "open"][-1]
+
+
+@pytest.mark.parametrize("offer", list(OFFERS))
+def test_the_proxy_compresses_towards_the_host_and_not_the_client(jupyter: Any, probe_host: Host, offer: str) -> None:
+    text = "compress me, " * 100
+    with websockets_sync.connect(probe_host.url, open_timeout=10, **OFFERS[offer]) as direct:
+        direct_answer = direct.response.headers.get("Sec-WebSocket-Extensions")
+    with _through_proxy(jupyter, probe_host, **OFFERS[offer]) as proxied:
+        assert proxied.protocol.extensions == [] and proxied.response.headers.get("Sec-WebSocket-Extensions") is None
+        proxied.send(text)
+        assert proxied.recv(timeout=10) == text
+        proxied.send("hi")
+        assert proxied.recv(timeout=10) == "hi"
+        opened = _opened(probe_host)
+        offered = [v for k, v in opened.request_headers if k.lower() == "sec-websocket-extensions"]
+        # The host is offered the proxy's own extension, not the client's (the same for every client).
+        assert offered == [PROXY_OFFER] and opened.extensions == "permessage-deflate"
+        frames = [f for f in probe_host.frames if f.connection == opened.connection and f.opcode == 1]
+    assert (direct_answer is None) == (offer == "none")  # directly, the host would have compressed with this client
+    # Every message between the proxy and the host went compressed, both ways, tiny ones too
+    # (a 2-byte "hi" takes 4 bytes deflated).
+    assert [(f.direction, f.compressed, f.rsv[0], f.payload) for f in frames] == [
+        ("in", True, True, text.encode()), ("out", True, True, text.encode()), ("in", True, True, b"hi"), ("out", True, True, b"hi"),
+    ]  # fmt: skip
+    assert frames[0].length < 50 and frames[2].length > 2
+
+
+def test_an_endpoint_without_compression_talks_plain_to_the_proxy(jupyter: Any, behind_hub: str) -> None:
+    host = _start(Websocket.functional().on_message(_probe).compression(None))
+    try:
+        with _through_proxy(jupyter, host) as proxied:
+            proxied.send("compress me, " * 100)
+            assert proxied.recv(timeout=10) == "compress me, " * 100
+            opened = _opened(host)
+            assert [v for k, v in opened.request_headers if k.lower() == "sec-websocket-extensions"] == [PROXY_OFFER]
+            assert opened.extensions is None  # declined: the proxy goes on without it
+            frames = [f for f in host.frames if f.opcode == 1]
+        assert [(f.direction, f.compressed, f.rsv[0]) for f in frames] == [("in", False, False), ("out", False, False)]
     finally:
         host.stop()

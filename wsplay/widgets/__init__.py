@@ -3,6 +3,7 @@
     server.py   ServerPanel(host): status and start/stop/restart, connections, send/close, frames, warnings
     client.py   ClientPanel(url or client): connect, send anything (raw frames too), its own frames
     frames.py   the frame table's Python half: filters, search, bounded batches of rows, a frame's details
+    deflate.py  a connection's permessage-deflate as the panels show it: extension, parameters, ratios
     refresh.py  the coalescer (<= 10 pushes a second, one comm message each) and the panels' shared base
     assets.py   joins the ES modules in static/ into the one module anywidget loads
     static/     panel.js (entry), table.js, inspector.js, bits.js, tree.js, sequence.js, charts.js,

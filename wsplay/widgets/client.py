@@ -7,6 +7,7 @@ from typing import Any
 
 from wsplay.observe import ConnectionOpened, Recorder
 from wsplay.protocol.frames import FrameType, close_code_name
+from wsplay.widgets.deflate import compression_of, extensions_of
 from wsplay.widgets.refresh import LivePanel, assign, handshake_of
 
 __all__ = ["ClientPanel"]
@@ -156,6 +157,10 @@ class ClientPanel(LivePanel):
                 closed_by=getattr(client, "closed_by", None),
                 id=getattr(client, "id", None),
             )
+            extension = getattr(client, "extension", None)
+            status["extensions"] = extensions_of(extension.header() if extension is not None else None)
+            if rec is not None and status["id"] is not None:
+                status["compression"] = compression_of(rec.counters(status["id"]))
         values["status"] = status
         if rec is not None:
             opened = [e for e in rec.events() if isinstance(e, ConnectionOpened)]

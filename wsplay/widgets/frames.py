@@ -9,8 +9,10 @@ allows, so the table ends complete (for what the recorder still holds) while the
 stay bounded.
 
 A row is a list (compact JSON): [index, time, connection, direction (0 in, 1 out), opcode, flags,
-wire bytes, payload bytes, seconds since the connection's previous frame or None, preview text].
-Flags: FIN 1, RSV1 2, RSV2 4, RSV3 8, MASK 16, CUT 32 (only part of the payload was kept).
+wire bytes (header and payload as they went over the wire), payload bytes (inflated, for a compressed
+frame), seconds since the connection's previous frame or None, preview text (of the inflated payload)].
+Flags: FIN 1, RSV1 2, RSV2 4, RSV3 8, MASK 16, CUT 32 (only part of the payload was kept),
+DEFLATE 64 (a frame of a permessage-deflate compressed message; RSV1 is set on its first frame only).
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from wsplay.observe import FrameRecord, Recorder
 from wsplay.protocol.frames import FrameType, close_code_name
 from wsplay.widgets.html import preview
 
-__all__ = ["FIN", "CUT", "MASK", "FrameFeed", "ROWS_PER_PUSH", "detail", "encode_row", "searchable"]
+__all__ = ["FIN", "CUT", "DEFLATE", "MASK", "FrameFeed", "ROWS_PER_PUSH", "detail", "encode_row", "searchable"]
 
 ROWS_PER_PUSH = 500  # rows in one push at most: ~100 bytes each, 10 pushes a second
 INSPECT_BYTES = 256 * 1024  # payload bytes the inspector gets at most
-FIN, RSV1, RSV2, RSV3, MASK, CUT = 1, 2, 4, 8, 16, 32
+FIN, RSV1, RSV2, RSV3, MASK, CUT, DEFLATE = 1, 2, 4, 8, 16, 32, 64
 TYPES = ("TEXT", "BINARY", "CONTINUE", "CLOSE", "PING", "PONG", "data", "control", "reserved")
 _LENGTH_FORMS = {7: "7-bit", 16: "16-bit extended", 64: "64-bit extended"}
 _NAMES = {0: "CONTINUE", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PONG"}
@@ -34,7 +36,7 @@ _NAMES = {0: "CONTINUE", 1: "TEXT", 2: "BINARY", 8: "CLOSE", 9: "PING", 10: "PON
 
 def flags_of(r: FrameRecord) -> int:
     h = r.header
-    return (FIN if h.fin else 0) | (RSV1 if h.rsv1 else 0) | (RSV2 if h.rsv2 else 0) | (RSV3 if h.rsv3 else 0) | (MASK if h.masked else 0) | (CUT if r.cut else 0)
+    return (FIN if h.fin else 0) | (RSV1 if h.rsv1 else 0) | (RSV2 if h.rsv2 else 0) | (RSV3 if h.rsv3 else 0) | (MASK if h.masked else 0) | (CUT if r.cut else 0) | (DEFLATE if r.compressed else 0)
 
 
 def encode_row(r: FrameRecord, delta: float | None) -> list[Any]:
@@ -46,8 +48,8 @@ def encode_row(r: FrameRecord, delta: float | None) -> list[Any]:
         0 if r.direction == "in" else 1,
         r.opcode,
         flags_of(r),
-        len(r.header_bytes) + r.length,
-        r.length,
+        len(r.header_bytes) + r.length,  # the header's length is the payload's on the wire
+        r.payload_length,
         None if delta is None else round(delta, 6),
         preview(r.opcode, r.payload[:512]),
     ]
@@ -249,8 +251,10 @@ class FrameFeed:
         return {"reset": reset, "rows": rows, "back": back}
 
 
-def detail(r: FrameRecord) -> tuple[dict[str, Any], bytes]:
-    """What the inspector shows of one frame (JSON) and its payload as kept (the buffer sent with it)."""
+def detail(r: FrameRecord) -> tuple[dict[str, Any], list[bytes]]:
+    """What the inspector shows of one frame (JSON) and the buffers sent with it: the payload as kept
+    (inflated, for a compressed frame) and, for a compressed frame, its payload as it was on the wire
+    (unmasked: the deflate data)."""
     h = r.header
     payload = r.payload[:INSPECT_BYTES]
     out: dict[str, Any] = {
@@ -264,20 +268,28 @@ def detail(r: FrameRecord) -> tuple[dict[str, Any], bytes]:
         "rsv": [h.rsv1, h.rsv2, h.rsv3],
         "masked": h.masked,
         "mask_key": h.mask_key.hex() if h.mask_key else None,
-        "length": r.length,
+        "length": r.length,  # the payload's length on the wire, as the header says it
         "length_form": r.length_form,
         "length_form_name": _LENGTH_FORMS.get(r.length_form, str(r.length_form)),
         "header": r.header_bytes.hex(),
+        "payload_length": r.payload_length,  # as the application sees it: inflated if compressed
         "kept": len(r.payload),
         "sent": len(payload),
         "cut": r.cut,
         "text": r.opcode in (FrameType.TEXT, FrameType.CONTINUE),
         "close": None,
+        "compressed": r.compressed,
+        "ratio": None if r.ratio is None else round(r.ratio, 4),
     }
+    buffers = [bytes(payload)]
+    if r.wire is not None:
+        wire = r.wire[:INSPECT_BYTES]
+        out.update(wire_kept=len(r.wire), wire_sent=len(wire))
+        buffers.append(bytes(wire))
     info = r.close_info()
     if info is not None:
         code, reason = info
         out["close"] = {"code": code, "name": close_code_name(code), "reason": reason}
     elif r.opcode == FrameType.CLOSE:
         out["close"] = {"code": None, "name": "no status code in the frame (reported as 1005)", "reason": ""}
-    return out, bytes(payload)
+    return out, buffers

@@ -181,7 +181,7 @@ class LivePanel(anywidget.AnyWidget):
     kind = Unicode("", help="'server' or 'client': which panel the front end draws.").tag(sync=True)
     error = Unicode("", help="The last error an action or a redraw raised, shown in the panel ('' when none).").tag(sync=True)
     status = Dict(help="The host's or client's state, as the status line shows it.").tag(sync=True)
-    connections: List[Any] = List(help="One dict per connection shown: id, remote, path, state, counters, close.").tag(sync=True)
+    connections: List[Any] = List(help="One dict per connection shown: id, remote, path, state, counters, extensions, compression, close.").tag(sync=True)
     handshakes = Dict(help="Connection id (as text) -> its opening handshake: request and response heads.").tag(sync=True)
     warnings: List[Any] = List(help="Pitfalls and handler errors, newest first, each with its fix.").tag(sync=True)
     recording = Dict(help="The recorder's limits and fill: frames kept, payload budget, bytes kept, dropped.").tag(sync=True)
@@ -348,8 +348,8 @@ class LivePanel(anywidget.AnyWidget):
             self.send(content)
             self._shown = content
             return content
-        content, payload = detail(record)
-        self.send({"kind": "frame", **content}, [payload])
+        content, buffers = detail(record)
+        self.send({"kind": "frame", **content}, buffers)
         self._shown = content
         return content
 

@@ -10,6 +10,7 @@ from traitlets import Int
 
 from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Event, HandlerErrorRecord, Recorder
 from wsplay.protocol.frames import close_code_name
+from wsplay.widgets.deflate import compression_of, extensions_of
 from wsplay.widgets.refresh import LivePanel, assign, handshake_of
 
 if TYPE_CHECKING:
@@ -29,6 +30,15 @@ def _remote(address: Any) -> str:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     return "" if address is None else str(address)
+
+
+def _compression_text(row: dict[str, Any]) -> str:
+    """', permessage-deflate (in 12% / out 30% of the inflated size on the wire)' for a connection row."""
+    names = [e["name"] for e in row.get("extensions") or []]
+    if not names:
+        return ""
+    ways = [f"{way} {c['ratio']:.0%}" for way, c in (row.get("compression") or {}).items() if c and c["ratio"] is not None]
+    return f", {', '.join(names)}" + (f" ({' / '.join(ways)} of the inflated size on the wire)" if ways else "")
 
 
 def close_dict(closed: ConnectionClosedRecord | None) -> dict[str, Any] | None:
@@ -78,7 +88,7 @@ class ServerPanel(LivePanel):
         for c in conns[:10]:
             close = c.get("close")
             how = f" closed {close['code']} {close['name']}" if close else f" {c['state']}"
-            lines.append(f"  #{c['id']} {c['remote']} {c['path']}: in {c['frames_in']} / out {c['frames_out']} frames,{how}")
+            lines.append(f"  #{c['id']} {c['remote']} {c['path']}: in {c['frames_in']} / out {c['frames_out']} frames,{how}{_compression_text(c)}")
         for w in warnings[:5]:
             lines.append(f"  warning: {w['summary']}")
         return "\n".join(lines)
@@ -148,7 +158,7 @@ class ServerPanel(LivePanel):
         for event in events:
             if isinstance(event, ConnectionOpened):
                 info = seen.setdefault(event.connection, {})
-                info.update(remote=event.remote, path=event.path, opened=event.time)
+                info.update(remote=event.remote, path=event.path, opened=event.time, extensions=event.extensions)
                 if event.connection not in self._handshakes:
                     self._handshakes[event.connection] = handshake_of(event)
             elif isinstance(event, ConnectionClosedRecord):
@@ -159,6 +169,9 @@ class ServerPanel(LivePanel):
             info = seen.setdefault(conn.id, {})
             info.setdefault("remote", _remote(conn.remote_address))
             info.setdefault("path", conn.request.path)
+            if "extensions" not in info:  # its handshake's event fell off the recorder
+                extension = getattr(conn, "extension", None)
+                info["extensions"] = extension.header() if extension is not None else None
             info["state"] = conn.state
         for cid, info in seen.items():
             if cid not in live_ids:
@@ -186,6 +199,8 @@ class ServerPanel(LivePanel):
                     "bytes_in": counts.bytes_in,
                     "frames_out": counts.frames_out,
                     "bytes_out": counts.bytes_out,
+                    "extensions": extensions_of(info.get("extensions")),
+                    "compression": compression_of(counts),
                     "close": close_dict(info.get("closed")),
                 }
             )

@@ -4,8 +4,16 @@
 
 import { h, hex2, typeName } from "./util.js";
 
-// The header's fields, in wire order: [{id, name, start bit, bits, value text}].
-export function headerFields(header) {
+// What RSV1 means on a frame of a permessage-deflate message (RFC 7692 6): set on the first frame
+// of a compressed message, clear on its continuation frames and on control frames.
+function rsv1Text(bit, compressed) {
+  if (!compressed) return String(bit);
+  return bit ? "1: compressed message (permessage-deflate, RFC 7692)" : "0: continues a compressed message (RSV1 is on its first frame only)";
+}
+
+// The header's fields, in wire order: [{id, name, start bit, bits, value text}]. `compressed`: the
+// frame belongs to a permessage-deflate compressed message (what RSV1 then means).
+export function headerFields(header, compressed = false) {
   const b = header;
   const fields = [];
   let at = 0;
@@ -17,7 +25,7 @@ export function headerFields(header) {
   const len7 = b[1] & 0x7f;
   const masked = (b[1] & 0x80) !== 0;
   add("fin", "FIN", 1, (b[0] >> 7) & 1 ? "1: final fragment" : "0: more fragments follow");
-  add("rsv1", "RSV1", 1, String((b[0] >> 6) & 1));
+  add("rsv1", "RSV1", 1, rsv1Text((b[0] >> 6) & 1, compressed));
   add("rsv2", "RSV2", 1, String((b[0] >> 5) & 1));
   add("rsv3", "RSV3", 1, String((b[0] >> 4) & 1));
   add("opcode", "opcode", 4, `0x${opcode.toString(16)} ${typeName(opcode)}`);
@@ -51,8 +59,9 @@ function linkHover(root, el, id) {
   el.addEventListener("mouseleave", () => root.querySelectorAll(`.f-${id}`).forEach((x) => x.classList.remove("wsp-hl")));
 }
 
-export function bitDiagram(root, header, payloadLength) {
-  const fields = headerFields(header);
+// `deflated`: for a compressed frame, {inflated: length} (the payload row then says both sizes).
+export function bitDiagram(root, header, payloadLength, deflated = null) {
+  const fields = headerFields(header, !!deflated);
   const total = header.length * 8;
   const grid = h("div", { class: "wsp-bits", role: "figure", "aria-label": "frame header, RFC 6455 section 5.2" });
   for (let i = 0; i < 32; i++) grid.append(h("div", { class: "wsp-bitno" }, i % 10 === 0 ? String(i / 10) : ""));
@@ -79,7 +88,9 @@ export function bitDiagram(root, header, payloadLength) {
         continue;
       }
       const f = fieldAt(fields, i);
-      const cell = h("div", { class: `wsp-bit f-${f.id}`, dataset: { field: f.id } }, String(bitOf(header, i)));
+      const bit = bitOf(header, i);
+      const lit = bit && f.id.startsWith("rsv"); // a reserved bit in use: an extension (RSV1: deflate)
+      const cell = h("div", { class: `wsp-bit f-${f.id}${lit ? " wsp-lit" : ""}`, dataset: { field: f.id }, title: `${f.name}: ${f.value}` }, String(bit));
       linkHover(root, cell, f.id);
       grid.append(cell);
     }
@@ -88,6 +99,7 @@ export function bitDiagram(root, header, payloadLength) {
     "div",
     { class: "wsp-field f-payload wsp-payload-row", style: { gridColumn: "1 / span 32" }, dataset: { field: "payload" } },
     `payload data: ${payloadLength} byte${payloadLength === 1 ? "" : "s"}`,
+    deflated ? ` of deflate data, ${deflated.inflated} inflated` : "",
   );
   linkHover(root, payload, "payload");
   grid.append(payload);

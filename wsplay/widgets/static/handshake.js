@@ -1,5 +1,6 @@
 // The opening handshake of a connection: request line and headers, response status and headers,
-// and what was negotiated (subprotocol, extensions).
+// and what was negotiated (subprotocol, extensions). The Sec-WebSocket-Extensions lines (the offer,
+// the answer) are marked: they are where permessage-deflate is agreed.
 
 import { h } from "./util.js";
 
@@ -9,7 +10,7 @@ function head(title, line, headers) {
     { class: "wsp-hs-part" },
     h("div", { class: "wsp-section" }, title),
     h("div", { class: "wsp-hs-line" }, line || "(not recorded)"),
-    h("table", { class: "wsp-hs-headers" }, h("tbody", null, (headers || []).map(([k, v]) => h("tr", null, h("td", { class: "wsp-hs-name" }, k), h("td", null, v))))),
+    h("table", { class: "wsp-hs-headers" }, h("tbody", null, (headers || []).map(([k, v]) => h("tr", { class: /^sec-websocket-extensions$/i.test(k) ? "wsp-hs-ext" : null }, h("td", { class: "wsp-hs-name" }, k), h("td", null, v))))),
   );
 }
 

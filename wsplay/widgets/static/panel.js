@@ -18,6 +18,21 @@ function field(label, control) {
   return h("label", { class: "wsp-field-label" }, label, " ", control);
 }
 
+// A connection's negotiated extensions and parameters, and its compression ratio each way
+// (compressed payload bytes on the wire per byte inflated).
+function compressionCell(extensions, compression) {
+  if (!extensions || !extensions.length) return h("span", { class: "wsp-muted", title: "no extension was negotiated: frames go uncompressed" }, "none");
+  const names = extensions.map((e, i) => [i ? ", " : "", h("b", null, e.name), e.params.length ? h("span", { class: "wsp-muted" }, `; ${e.params.join("; ")}`) : null]);
+  const ways = [];
+  for (const way of ["in", "out"]) {
+    const c = (compression || {})[way];
+    if (!c || c.ratio === null || c.ratio === undefined) continue;
+    ways.push(h("span", { class: "wsp-ratio", title: `${way}: ${c.wire} bytes of compressed payload on the wire inflated to ${c.inflated} (bytes on the wire per byte inflated)` }, `${way} ${c.ratio.toFixed(2)}`));
+  }
+  const ratios = ways.length ? [" · ratio ", ways.map((w, i) => [i ? " · " : "", w])] : [" · ", h("span", { class: "wsp-muted" }, "nothing compressed yet")];
+  return h("span", { class: "wsp-compression" }, names, ratios);
+}
+
 function checkbox(label, checked = false) {
   const box = h("input", { type: "checkbox" });
   box.checked = checked;
@@ -121,7 +136,7 @@ function render({ model, el }) {
       } else status.append(h("span", { class: "wsp-muted" }, "○ stopped"));
     } else {
       if (!st.state) status.append(h("span", { class: "wsp-muted" }, "○ not connected"));
-      else if (st.state === "open") status.append(h("span", { class: "wsp-ok" }, "● "), "open to ", h("code", null, st.url));
+      else if (st.state === "open") status.append(h("span", { class: "wsp-ok" }, "● "), "open to ", h("code", null, st.url), " · ", compressionCell(st.extensions, st.compression));
       else if (st.state !== "closed") status.append(`◐ ${st.state} `, h("code", null, st.url));
       else {
         status.append(`○ closed (${st.url})`);
@@ -149,7 +164,7 @@ function render({ model, el }) {
       conns.append(h("span", { class: "wsp-muted" }, "no connections yet"));
       return;
     }
-    const head = ["id", "remote", "path", "opened", "in: frames / bytes", "out: frames / bytes", "state", "close"];
+    const head = ["id", "remote", "path", "opened", "in: frames / bytes", "out: frames / bytes", "compression", "state", "close"];
     const body = rows.map((c) => {
       const close = c.close;
       const closeCell = close ? h("span", null, `${close.code} ${close.name}`, close.reason ? [" ", h("q", { class: "wsp-reason" }, close.reason)] : null, ` · by ${close.by}`, close.clean ? "" : h("span", { class: "wsp-warn" }, " · unclean")) : "";
@@ -162,6 +177,7 @@ function render({ model, el }) {
         h("td", null, c.opened ? fmtTime(c.opened) : ""),
         h("td", null, `${c.frames_in} / ${fmtBytes(c.bytes_in)}`),
         h("td", null, `${c.frames_out} / ${fmtBytes(c.bytes_out)}`),
+        h("td", { class: "wsp-conn-compression" }, compressionCell(c.extensions, c.compression)),
         h("td", null, c.state),
         h("td", null, closeCell),
       );
@@ -296,7 +312,7 @@ function render({ model, el }) {
     if (content.kind === "frame") {
       table.selected = content.index;
       table.render();
-      inspector.show(content, buffers && buffers[0]);
+      inspector.show(content, buffers);
       drawPictures();
     } else if (content.kind === "decoded") {
       inspector.decoded(content);

@@ -1,16 +1,23 @@
 // The frame table: every row the panel was sent, drawn virtually (only the rows in view exist in
 // the DOM), so 10,000 rows scroll as smoothly as 10. Rows come from Python already filtered:
-// [index, time, connection, direction (0 in, 1 out), opcode, flags, wire bytes, payload bytes,
-//  delta to the connection's previous frame (s), preview text].
+// [index, time, connection, direction (0 in, 1 out), opcode, flags, wire bytes (header included),
+//  payload bytes (inflated, for a compressed frame), delta to the connection's previous frame (s),
+//  preview text]. A compressed frame (flag DEFLATE) gets a "deflate" badge.
 
 import { clear, fmtDelta, fmtTime, h, typeName } from "./util.js";
 
 export const ROW_HEIGHT = 20;
-const FIN = 1, RSV1 = 2, RSV2 = 4, RSV3 = 8, MASK = 16, CUT = 32;
-const COLUMNS = ["#", "time", "Δ conn", "conn", "dir", "type", "flags", "wire", "payload", "preview"];
+const FIN = 1, RSV1 = 2, RSV2 = 4, RSV3 = 8, MASK = 16, CUT = 32, DEFLATE = 64;
+const COLUMNS = ["#", "time", "Δ conn", "conn", "dir", "type", "flags", "deflate", "wire", "payload", "preview"];
+const TITLES = { deflate: "permessage-deflate: the frame's payload was compressed on the wire", wire: "bytes on the wire: header and payload as sent", payload: "payload bytes as the application sees them (inflated, for a compressed frame)" };
 
 function flagText(flags) {
   return (flags & FIN ? "F" : "-") + (flags & RSV1 ? "1" : "-") + (flags & RSV2 ? "2" : "-") + (flags & RSV3 ? "3" : "-") + (flags & MASK ? "M" : "-");
+}
+
+function deflateBadge(flags, wire, length) {
+  const first = flags & RSV1 ? "RSV1 set: the first frame of a compressed message" : "a later frame of a compressed message (RSV1 is set on the first frame only)";
+  return h("span", { class: "wsp-badge wsp-deflate", title: `permessage-deflate, ${first}: ${wire} bytes on the wire (header included), ${length} bytes inflated` }, "deflate");
 }
 
 export class FrameTable {
@@ -27,7 +34,7 @@ export class FrameTable {
     this.window = h("div", { class: "wsp-window" });
     this.spacer.append(this.window);
     this.scroller.append(this.spacer);
-    const head = h("div", { class: "wsp-row wsp-head" }, COLUMNS.map((c) => h("div", null, c)));
+    const head = h("div", { class: "wsp-row wsp-head" }, COLUMNS.map((c) => h("div", { title: TITLES[c] }, c)));
     this.el = h("div", { class: "wsp-table" }, head, this.scroller);
     this._pending = false;
     this._setTop = 0; // where the table itself last scrolled to (following the tail)
@@ -114,8 +121,9 @@ export class FrameTable {
       h("div", { class: "wsp-dir", title: out ? `sent by the ${this.side}` : `received by the ${this.side}` }, arrow),
       h("div", null, h("span", { class: `wsp-badge wsp-op-${type.split(" ")[0].toLowerCase()}` }, type)),
       h("div", { class: "wsp-flags", title: "FIN, RSV1, RSV2, RSV3, MASK" }, flagText(flags)),
+      h("div", null, flags & DEFLATE ? deflateBadge(flags, wire, length) : null),
       h("div", { class: "wsp-num" }, String(wire)),
-      h("div", { class: "wsp-num" }, String(length)),
+      h("div", { class: `wsp-num${flags & DEFLATE ? " wsp-inflated" : ""}` }, String(length)),
       h("div", { class: "wsp-preview" }, flags & CUT ? h("span", { class: "wsp-cut", title: "only the first 256 bytes were kept (payload budget full)" }, "✂ ") : null, preview),
     );
     return row;

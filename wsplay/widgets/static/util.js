@@ -101,15 +101,16 @@ export function utf8(bytes) {
   return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
 }
 
-// The classic dump: offset, 16 hex bytes, ASCII. Returns one text line per 16 bytes.
-export function hexLines(bytes, limit = 16384) {
+// The classic dump: offset, `width` hex bytes, ASCII. Returns one text line per `width` bytes
+// (16: the classic; 8: a narrow column, e.g. beside the inflated message).
+export function hexLines(bytes, limit = 16384, width = 16) {
   const lines = [];
   const n = Math.min(bytes.length, limit);
-  for (let off = 0; off < n; off += 16) {
-    const chunk = bytes.subarray(off, Math.min(off + 16, n));
-    const hx = Array.from(chunk, hex2).join(" ").padEnd(47, " ");
+  for (let off = 0; off < n; off += width) {
+    const chunk = bytes.subarray(off, Math.min(off + width, n));
+    const hx = Array.from(chunk, hex2).join(" ").padEnd(width * 3 - 1, " ");
     const ascii = Array.from(chunk, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
-    lines.push(`${off.toString(16).padStart(8, "0")}  ${hx}  ${ascii}`);
+    lines.push(`${off.toString(16).padStart(width === 16 ? 8 : 4, "0")}  ${hx}  ${ascii}`);
   }
   return lines;
 }
