@@ -31,6 +31,7 @@ LAYERS: list[tuple[int, str]] = [
     (6, "wsplay.engine"),
     (6, "wsplay.client"),
     (7, "wsplay.flavors"),
+    (7, "wsplay.check"),  # the check suite: its own wire; wsplay's client only for a ready-made driver
     (8, "wsplay.examples"),
     (8, "wsplay.host"),
     (8, "wsplay.replay"),
