@@ -12,13 +12,26 @@
     server_http.py    the server suite, sections 11-13: the opening handshake, permessage-deflate
     client_suite.py   what a client case works with: the scripted server, the driver of the client under test
     client_cases.py   the client suite: the same sections, mirrored
+    drivers.py        ready-made clients under test: wsplay's own, the websockets library's
 
 Example:
     result = wsplay.check.server(host.url)
     result  # in a notebook, the results widget
 """
 
+from wsplay.check import drivers
 from wsplay.check.api import client, client_cases, server, server_cases
 from wsplay.check.report import Case, CaseResult, Outcome, Result, Verdict
 
-__all__ = ["Case", "CaseResult", "Outcome", "Result", "Verdict", "client", "client_cases", "server", "server_cases"]
+__all__ = [
+    "Case",
+    "CaseResult",
+    "Outcome",
+    "Result",
+    "Verdict",
+    "client",
+    "client_cases",
+    "drivers",
+    "server",
+    "server_cases",
+]
