@@ -226,7 +226,7 @@ class ClientContext:
         peer, head = arrival.result()
         peer.trace = self.trace
         self._peer, self._request = peer, head
-        self.trace.note("HTTP request:\n" + head.raw.decode("latin-1"), "in")
+        self.trace.note("HTTP request:\n" + head.raw.decode("latin-1").replace("\r\n", "\n"), "in")
 
     # -- the answer ------------------------------------------------------------------------------
 
@@ -264,7 +264,7 @@ class ClientContext:
 
     async def answer(self, response: bytes, then: bytes = b"") -> None:
         """Send an answer to the upgrade request (and `then`, frames in the same write)."""
-        self.trace.note("HTTP answer:\n" + response.decode("latin-1").rstrip(), "out")
+        self.trace.note("HTTP answer:\n" + response.decode("latin-1").rstrip().replace("\r\n", "\n"), "out")
         await self.peer.send_bytes(response + then, record=None)
 
     async def accept(self, extensions: str | None = None, then: bytes = b"", **options: Any) -> Conversation:

@@ -145,13 +145,13 @@ class ServerContext:
 
     async def ask(self, peer: Peer, request: bytes, *, then: bytes = b"") -> HttpHead | None:
         """Send a request (and `then` right behind it, in the same write) and read the answer's head."""
-        self.trace.note("HTTP request:\n" + request.decode("latin-1").rstrip(), "out", peer.connection)
+        self.trace.note("HTTP request:\n" + request.decode("latin-1").rstrip().replace("\r\n", "\n"), "out", peer.connection)
         await peer.send_bytes(request + then, record=None)
         head = await peer.read_head(self.deadline())
         if head is None:
             self.trace.note("no HTTP answer" + (" (the connection was closed)" if peer.eof else ""), "in", peer.connection)
         else:
-            self.trace.note("HTTP answer:\n" + head.raw.decode("latin-1"), "in", peer.connection)
+            self.trace.note("HTTP answer:\n" + head.raw.decode("latin-1").replace("\r\n", "\n"), "in", peer.connection)
         return head
 
     async def connect(self, *, extensions: str | None = None, protocols: Sequence[str] = (), then: bytes = b"") -> Conversation:
