@@ -116,14 +116,25 @@ class Inflater:
         z = self._z
         if z is None or self.reset:
             z = self._z = zlib.decompressobj(-self.bits)
+        # zlib resolves a match from the output of the current call too, whatever the window: asked for
+        # a large piece, it inflates a stream that points further back than the window it was given.
+        # Small pieces make every match come from the window, so a peer that broke its window fails.
+        step = 64 if self.bits < 15 else self.limit + 1
+        pieces, produced, pending = [], 0, data + TAIL
         try:
-            out = z.decompress(data + TAIL, self.limit + 1)
+            while True:
+                piece = z.decompress(pending, step)
+                pending = z.unconsumed_tail
+                produced += len(piece)
+                if produced > self.limit:
+                    raise ValueError(f"inflates past {self.limit} bytes")
+                pieces.append(piece)
+                if not pending and len(piece) < step:
+                    break
         except zlib.error as exc:
             self._z = None
             raise ValueError(f"does not inflate: {exc}") from None
-        if len(out) > self.limit:
-            raise ValueError(f"inflates past {self.limit} bytes")
-        return out
+        return b"".join(pieces)
 
 
 @cache
