@@ -36,6 +36,7 @@ LAYERS: list[tuple[int, str]] = [
     (8, "wsplay.host"),
     (8, "wsplay.replay"),
     (9, "wsplay.widgets"),
+    (9, "wsplay.check.pytest_plugin"),  # fixtures for a running Host and a connected Client
     (10, "wsplay"),  # the facade: re-exports, and plugs the panels into Host and Client
     (11, "wsplay.__main__"),
 ]
