@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an extra request header for every connection (repeatable)")
     client = targets.add_parser("client", help="check a client: it is started once per case with the case's URL")
     how = client.add_mutually_exclusive_group(required=True)
-    how.add_argument("--command", metavar="CMD",
+    how.add_argument("--command", dest="client_command", metavar="CMD",
                      help="the command that runs the client under test; {url} is replaced by the case URL "
                           "(else the URL is added at the end). It must echo every message and answer the close")
     how.add_argument("--driver", choices=("wsplay", "websockets"), help="a ready-made client: wsplay's own or the websockets library's")
@@ -143,8 +143,8 @@ def run_check(args: argparse.Namespace) -> int:
                 headers.append((name.strip(), value.strip()))
             result = cast(check.Result, check.server(args.url, headers=headers, **options))
         else:
-            if args.command is not None:
-                drive: object = args.command
+            if args.client_command is not None:
+                drive: object = args.client_command
             elif args.driver == "wsplay":
                 drive = check.drivers.wsplay_echo(close_timeout=min(2.0, args.timeout / 2))
             else:

@@ -547,6 +547,7 @@ deflated_echo_case("12.2.1", "with client_no_context_takeover in the answer, the
 
 
 def _client_bits_10(ctx: ClientContext) -> str:
+    offered(ctx)
     if not any("client_max_window_bits" in o for o in ctx.deflate_offers):
             raise Stop(informational("an offer with client_max_window_bits", "the client does not offer client_max_window_bits", "not applicable"))
     return f"{DEFLATE}; client_max_window_bits=10"

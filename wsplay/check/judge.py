@@ -80,12 +80,18 @@ class Message:
         return show(self.opcode, self.payload) + (f" in {self.frames} frames" if self.frames > 1 else "") + (" (compressed)" if self.compressed else "")
 
 
+def close_text(wf: WireFrame) -> str:
+    """'close 1002 (protocol error) "the reason"', or 'close no code'."""
+    code, reason = wf.close()
+    return f"close {code_text(code)}" + (f" {reason.decode('utf-8', 'replace')!r}" if reason else "")
+
+
 @dataclass
 class Control:
     frame: WireFrame
 
     def __str__(self) -> str:
-        return self.frame.describe()
+        return close_text(self.frame) if self.frame.opcode == 8 else self.frame.describe()
 
 
 @dataclass
@@ -318,9 +324,8 @@ async def echo(conv: Conversation, sent: Sequence[tuple[int, bytes]], pongs: Seq
             if event.frame.opcode == 10 and event.frame.payload in pending:
                 pending.remove(event.frame.payload)
             elif event.frame.opcode == 8:
-                code, reason = event.frame.close()
                 missing = show(*want[0]) if want else "a pong"
-                return failed(expected, f"close {code_text(code)}{' ' + repr(reason.decode('utf-8', 'replace')) if reason else ''} before {missing}")
+                return failed(expected, f"{close_text(event.frame)} before {missing}")
         elif isinstance(event, Broken):
             return failed(expected, f"{conv.who} sent {event.problem}", event.rfc)
         else:
@@ -362,8 +367,8 @@ async def refused(
                 return failed(expected, f"a pong: {conv.who} went on reading after the error")
             if wf.opcode != 8:
                 continue
-            code, reason = wf.close()
-            got = f"close {code_text(code)}" + (f" {reason.decode('utf-8', 'replace')!r}" if reason else "")
+            code, _ = wf.close()
+            got = close_text(wf)
             await conv.answer_close()
             if code in codes:
                 return ok(expected, got)
