@@ -112,3 +112,13 @@ def test_a_coroutine_driver_runs_on_wsplay_s_loop() -> None:
     result = check.client(drive, cases="1.1.*,5.2,11.2.1,13.1.1", timeout=TIMEOUT)
     assert not_ok(result) == {"13.1.1": "INFORMATIONAL"}, result.table()  # compression=None: no offer
     assert asyncio.iscoroutinefunction(drive)
+
+
+def test_the_scripted_server_grants_what_the_client_s_offer_asks() -> None:
+    from wsplay.protocol.deflate import Compression
+
+    strict = Compression(server_no_context_takeover=True, server_max_window_bits=10, client_max_window_bits=9)
+    result = check.client(check.drivers.wsplay_echo(close_timeout=UNIT, compression=strict), cases="12.*,13.1.1", timeout=TIMEOUT, quiet=QUIET)
+    assert not_ok(result) == {}, result.table()
+    answer = next(e.text for e in result["12.2.2"].trace.entries if e.text.startswith("HTTP answer"))
+    assert "server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9" in answer  # 10 asked, the offered 9 kept

@@ -146,3 +146,18 @@ def test_a_section_or_a_few_cases(sloppy_url: str) -> None:
     assert [c.id for c in result] == ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "7.3.14"]
     with pytest.raises(ValueError, match="no case matches '8.1'"):
         check.server(sloppy_url, cases="8.1")
+
+
+def test_a_small_message_limit_is_informational_not_a_failure(hosts) -> None:  # type: ignore[no-untyped-def]
+    host = hosts(echo_endpoint().max_message_size(1000))
+    result = check.server(host.url, cases="1.1.*,9.*", timeout=TIMEOUT, quiet=QUIET)
+    assert not_ok(result) == {"1.1.4": "INFORMATIONAL", "1.1.5": "INFORMATIONAL", "9.1.1": "INFORMATIONAL", "9.1.2": "INFORMATIONAL"}, result.table()
+    assert "message limit is below 65535 bytes" in result["1.1.4"].note
+
+
+def test_a_server_that_requires_a_subprotocol(hosts) -> None:  # type: ignore[no-untyped-def]
+    host = hosts(echo_endpoint().subprotocols("chat"))
+    refused = check.server(host.url, cases="1.1.1", timeout=TIMEOUT)
+    assert refused["1.1.1"].verdict is Verdict.FAILED and "400" in refused["1.1.1"].actual  # it refuses a connection without one
+    result = check.server(host.url, cases="1.1.1,11.*", subprotocols=["chat"], timeout=TIMEOUT, quiet=QUIET)
+    assert not_ok(result) == {}, result.table()

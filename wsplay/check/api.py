@@ -25,6 +25,7 @@ def server(
     *,
     quiet: float = 0.5,
     headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    subprotocols: Sequence[str] = (),
     ssl: ssl_module.SSLContext | None = None,
     progress: Progress | None = None,
 ) -> Awaitable[Result]:
@@ -40,6 +41,7 @@ def server(
         timeout: seconds each case may take at most; one that hangs longer is FAILED.
         quiet: seconds of silence that show the server is not going to answer (fail-fast checks).
         headers: extra request headers for every connection (a token, a cookie).
+        subprotocols: subprotocols to offer on every connection (for a server that requires one).
         ssl: the TLS context for wss:// (default: the system's trust store).
         progress: called with each CaseResult as it is done.
 
@@ -57,7 +59,7 @@ def server(
     quiet = min(quiet, timeout / 4)
 
     def make(trace: Trace) -> ServerContext:
-        return ServerContext(target, trace, wait=wait, quiet=quiet, headers=pairs, ssl=ssl)
+        return ServerContext(target, trace, wait=wait, quiet=quiet, headers=pairs, ssl=ssl, subprotocols=subprotocols)
 
     return runtime.bridge(run_cases("server", url, chosen, make, timeout, progress))
 

@@ -507,9 +507,29 @@ bad_answer_case("13.2.3", "a permessage-deflate answer with client_max_window_bi
                 needs=without_client_bits)  # fmt: skip
 
 
-async def deflated(ctx: ClientContext, answer: str = DEFLATE) -> Conversation:
+def grant(ctx: ClientContext, **extra: object) -> str:
+    """An answer that accepts the client's first permessage-deflate offer as it stands (RFC 7692 7.1):
+    what it asked of the server is granted, the window it offered to keep to is taken; `extra`
+    adds parameters a server may add on its own (client_no_context_takeover, a smaller client window)."""
+    offer = ctx.deflate_offers[0]
+    params: dict[str, object] = {}
+    for name in ("server_no_context_takeover", "client_no_context_takeover"):
+        if name in offer:
+            params[name] = True
+    if offer.get("server_max_window_bits"):
+        params["server_max_window_bits"] = offer["server_max_window_bits"]
+    if offer.get("client_max_window_bits"):
+        params["client_max_window_bits"] = offer["client_max_window_bits"]
+    for name, value in extra.items():
+        if name == "client_max_window_bits" and "client_max_window_bits" in params:
+            value = min(int(str(value)), int(str(params[name])))
+        params[name] = value
+    return "; ".join([DEFLATE] + [k if v is True else f"{k}={v}" for k, v in params.items()])
+
+
+async def deflated(ctx: ClientContext, **extra: object) -> Conversation:
     offered(ctx)
-    return await ctx.accept(extensions=answer)
+    return await ctx.accept(extensions=grant(ctx, **extra))
 
 
 def server_deflater(conv: Conversation) -> Deflater:
@@ -521,11 +541,13 @@ def server_deflater(conv: Conversation) -> Deflater:
 TEXT_4K = ("permessage-deflate makes repetitive text much smaller. " * 80).encode()[:4096]
 
 
-def deflated_echo_case(case_id: str, title: str, rfc: str, messages: Sequence[tuple[int, bytes]], answer: Callable[[ClientContext], str] = lambda c: DEFLATE,
-                       fragments: int = 1) -> None:  # fmt: skip
+def deflated_echo_case(case_id: str, title: str, rfc: str, messages: Sequence[tuple[int, bytes]], fragments: int = 1,
+                       needs: Callable[[ClientContext], None] | None = None, **extra: object) -> None:  # fmt: skip
     @case(case_id, title, rfc)
     async def run(ctx: ClientContext) -> Outcome:
-        conv = await deflated(ctx, answer(ctx))
+        if needs is not None:
+            needs(ctx)
+        conv = await deflated(ctx, **extra)
         z = server_deflater(conv)
         outs: list[Out] = []
         for opcode, data in messages:
@@ -543,18 +565,17 @@ deflated_echo_case("12.1.1", "compressed text messages are echoed (context kept 
 deflated_echo_case("12.1.2", "a compressed message in three fragments (RSV1 on the first only) is echoed", "RFC 7692 6.1",
                    [(BINARY, os.urandom(64) * 64)], fragments=3)  # fmt: skip
 deflated_echo_case("12.2.1", "with client_no_context_takeover in the answer, the client compresses each message alone", "RFC 7692 7.1.1.2",
-                   [(TEXT, TEXT_4K), (TEXT, TEXT_4K), (TEXT, TEXT_4K)], answer=lambda c: f"{DEFLATE}; client_no_context_takeover")  # fmt: skip
+                   [(TEXT, TEXT_4K), (TEXT, TEXT_4K), (TEXT, TEXT_4K)], client_no_context_takeover=True)  # fmt: skip
 
 
-def _client_bits_10(ctx: ClientContext) -> str:
+def client_window(ctx: ClientContext) -> None:
     offered(ctx)
-    if not any("client_max_window_bits" in o for o in ctx.deflate_offers):
-            raise Stop(informational("an offer with client_max_window_bits", "the client does not offer client_max_window_bits", "not applicable"))
-    return f"{DEFLATE}; client_max_window_bits=10"
+    if not any("client_max_window_bits" in o for o in ctx.deflate_offers[:1]):
+        raise Stop(informational("an offer with client_max_window_bits", "the client does not offer client_max_window_bits", "not applicable"))
 
 
 deflated_echo_case("12.2.2", "with client_max_window_bits=10 in the answer, the client compresses within 1 KiB", "RFC 7692 7.1.2.2",
-                   [(BINARY, os.urandom(1500) * 2)], answer=_client_bits_10)  # fmt: skip
+                   [(BINARY, os.urandom(1500) * 2)], needs=client_window, client_max_window_bits=10)  # fmt: skip
 
 
 def deflated_refusal(case_id: str, title: str, rfc: str, outs: Callable[[Conversation], list[Out]], codes: Sequence[int], why: str) -> None:

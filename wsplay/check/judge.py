@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wsplay.check.compress import Agreement, Inflater
-from wsplay.check.report import Outcome, failed, non_strict, ok
+from wsplay.check.report import Outcome, failed, informational, non_strict, ok
 from wsplay.check.wire import EOF, SILENCE, Peer, WireFrame, close_payload
 
 __all__ = ["Broken", "Closed", "Control", "Conversation", "Message", "Silence", "Stop", "show"]
@@ -325,6 +325,10 @@ async def echo(conv: Conversation, sent: Sequence[tuple[int, bytes]], pongs: Seq
                 pending.remove(event.frame.payload)
             elif event.frame.opcode == 8:
                 missing = show(*want[0]) if want else "a pong"
+                if event.frame.close()[0] == 1009 and want:  # a limit below this message: the RFC allows one
+                    await conv.answer_close()
+                    return informational(expected, f"{close_text(event.frame)} before {missing}",
+                                         f"{conv.who}'s message limit is below {len(want[0][1])} bytes (RFC 6455 10.4 lets it have one)")  # fmt: skip
                 return failed(expected, f"{close_text(event.frame)} before {missing}")
         elif isinstance(event, Broken):
             return failed(expected, f"{conv.who} sent {event.problem}", event.rfc)

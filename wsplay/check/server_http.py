@@ -45,7 +45,7 @@ def accepted_case(case_id: str, title: str, rfc: str, replace: Mapping[str, str 
         expected = f"101 Switching Protocols ({why})"
         if head is None:
             return failed(expected, "no answer")
-        judged = check_101(head, key)
+        judged = check_101(head, key, None, ctx.subprotocols)
         if isinstance(judged, tuple):
             return failed(expected, judged[0], judged[1])
         return ok(expected, head.first_line)
@@ -85,7 +85,7 @@ async def valid_upgrade(ctx: ServerContext) -> Outcome:
     expected = "101 with Upgrade: websocket, Connection: Upgrade and the right Sec-WebSocket-Accept"
     if head is None:
         return failed(expected, "no answer")
-    judged = check_101(head, key)
+    judged = check_101(head, key, None, ctx.subprotocols)
     if isinstance(judged, tuple):
         return failed(expected, judged[0], judged[1])
     return ok(expected, f"{head.first_line}, Sec-WebSocket-Accept: {accept_key(key)}")
@@ -106,7 +106,7 @@ async def lower_names(ctx: ServerContext) -> Outcome:
     expected = "101 Switching Protocols (header names are case-insensitive)"
     if head is None:
         return failed(expected, "no answer")
-    judged = check_101(head, key)
+    judged = check_101(head, key, None, ctx.subprotocols)
     if isinstance(judged, tuple):
         return failed(expected, judged[0], judged[1])
     return ok(expected, head.first_line)
@@ -141,7 +141,7 @@ async def unknown_protocol(ctx: ServerContext) -> Outcome:
     expected = "101 without Sec-WebSocket-Protocol, or with x-wsplay-check (the only one offered)"
     if head is None:
         return failed(expected, "no answer")
-    judged = check_101(head, key, None, ["x-wsplay-check"])
+    judged = check_101(head, key, None, ["x-wsplay-check", *ctx.subprotocols])
     if isinstance(judged, tuple):
         if head.status != 101:
             return informational(expected, f"{head.first_line}: the server requires a subprotocol it knows", "refusing is allowed")
@@ -157,7 +157,7 @@ async def unknown_extension(ctx: ServerContext) -> Outcome:
     expected = "101 without x-wsplay-unknown in Sec-WebSocket-Extensions"
     if head is None:
         return failed(expected, "no answer")
-    judged = check_101(head, key, offer)
+    judged = check_101(head, key, offer, ctx.subprotocols)
     if isinstance(judged, tuple):
         return failed(expected, judged[0], judged[1])
     return ok(expected, head.first_line)
@@ -189,7 +189,7 @@ async def negotiate(ctx: ServerContext, offer: str) -> tuple[Agreement | tuple[s
         raise Stop(failed("an answer to the upgrade", "no answer"))
     if head.status != 101:
         return ("refused", head.first_line), ""
-    return check_101(head, key, offer), head.get("Sec-WebSocket-Extensions") or ""
+    return check_101(head, key, offer, ctx.subprotocols), head.get("Sec-WebSocket-Extensions") or ""
 
 
 def offer_case(case_id: str, title: str, rfc: str, offer: str, rule: str) -> None:

@@ -92,8 +92,10 @@ class ServerContext:
         quiet: seconds of silence that show the server is not going to answer.
     """
 
-    def __init__(self, target: Target, trace: Trace, *, wait: float, quiet: float, headers: Sequence[tuple[str, str]] = (), ssl: ssl_module.SSLContext | None = None) -> None:
+    def __init__(self, target: Target, trace: Trace, *, wait: float, quiet: float, headers: Sequence[tuple[str, str]] = (),
+                 ssl: ssl_module.SSLContext | None = None, subprotocols: Sequence[str] = ()) -> None:  # fmt: skip
         self.target = target
+        self.subprotocols = list(subprotocols)
         self.trace = trace
         self.wait = wait
         self.quiet = quiet
@@ -131,8 +133,9 @@ class ServerContext:
         ]
         if extensions:
             headers.append(("Sec-WebSocket-Extensions", extensions))
-        if protocols:
-            headers.append(("Sec-WebSocket-Protocol", ", ".join(protocols)))
+        offered = list(protocols) + [p for p in self.subprotocols if p not in protocols]
+        if offered:
+            headers.append(("Sec-WebSocket-Protocol", ", ".join(offered)))
         for name, value in (replace or {}).items():
             at = [i for i, (k, _) in enumerate(headers) if k.lower() == name.lower()]
             for i in reversed(at):
@@ -165,7 +168,7 @@ class ServerContext:
         head = await self.ask(peer, self.request(key, extensions=extensions, protocols=protocols), then=then)
         if head is None:
             raise Stop(failed("101 Switching Protocols", "no answer to the upgrade request" + (": the connection was closed" if peer.eof else "")))
-        judged = check_101(head, key, extensions, protocols)
+        judged = check_101(head, key, extensions, list(protocols) + self.subprotocols)
         if isinstance(judged, tuple):
             raise Stop(failed("a valid 101 Switching Protocols", judged[0], judged[1]))
         return Conversation(peer, peer_is_client=False, agreement=judged, wait=self.wait, quiet=self.quiet)
