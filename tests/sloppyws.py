@@ -1,6 +1,5 @@
-"""A deliberately sloppy echo server, for the check suite's tests: right in everything but three things.
-
-It gets wrong, on purpose:
+"""A deliberately sloppy echo server and echo client, for the check suite's tests: each is right in
+everything but three things (the client's are in `sloppy_client`'s docstring). The server gets wrong, on purpose:
 
 1. masking: it accepts client frames that are not masked;
 2. UTF-8: it never checks it (text messages, close reasons);
@@ -185,21 +184,20 @@ class SloppyServer:
 
 # -- the client ------------------------------------------------------------------------------------
 
-CLIENT_DEFECTS = """It gets wrong, on purpose:
-
-1. masking: it accepts frames the server masked (and unmasks them);
-2. UTF-8: it never checks it (text messages, close reasons);
-3. the handshake: it never checks Sec-WebSocket-Accept.
-
-Everything else follows RFC 6455: its own frames are masked with fresh keys, reserved bits and opcodes,
-bad control frames and fragments are refused with 1002, close codes are checked, a frame over 16 MiB
-is refused at its header with 1009, pings are answered, and after the close handshake it waits a
-second for the server to close TCP, then closes it. It offers no extension and no subprotocol.
-"""
-
-
 def sloppy_client(url: str) -> None:
-    """A blocking echo client with the three defects above (a driver for wsplay.check.client)."""
+    """A blocking echo client (a driver for wsplay.check.client).
+
+    It gets wrong, on purpose:
+
+    1. masking: it accepts frames the server masked (and unmasks them);
+    2. UTF-8: it never checks it (text messages, close reasons);
+    3. the handshake: it never checks Sec-WebSocket-Accept.
+
+    Everything else follows RFC 6455: its own frames are masked with fresh keys, reserved bits and opcodes,
+    bad control frames and fragments are refused with 1002, close codes are checked, a frame over 16 MiB
+    is refused at its header with 1009, pings are answered, and after the close handshake it waits a
+    second for the server to close TCP, then closes it. It offers no extension and no subprotocol.
+    """
     import os
     import socket
     import urllib.parse

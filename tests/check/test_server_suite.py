@@ -161,3 +161,38 @@ def test_a_server_that_requires_a_subprotocol(hosts) -> None:  # type: ignore[no
     assert refused["1.1.1"].verdict is Verdict.FAILED and "400" in refused["1.1.1"].actual  # it refuses a connection without one
     result = check.server(host.url, cases="1.1.1,11.*", subprotocols=["chat"], timeout=TIMEOUT, quiet=QUIET)
     assert not_ok(result) == {}, result.table()
+
+
+def test_a_server_over_tls(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    from websockets.sync.server import serve
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a throwaway certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def echo(ws) -> None:  # type: ignore[no-untyped-def]
+        for message in ws:
+            ws.send(message)
+
+    server = serve(echo, "127.0.0.1", 0, ssl=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"wss://127.0.0.1:{server.socket.getsockname()[1]}/"
+        result = check.server(url, cases="1.1.*,7.1.1", ssl=ssl.create_default_context(cafile=str(cert)), timeout=TIMEOUT)
+        assert not_ok(result) == {}, result.table()
+        untrusted = check.server(url, cases="1.1.1", timeout=TIMEOUT)  # the system's trust store does not know it
+        assert untrusted["1.1.1"].verdict is Verdict.FAILED and "CERTIFICATE_VERIFY_FAILED" in untrusted["1.1.1"].actual
+    finally:
+        server.shutdown()
+        thread.join(5)

@@ -123,11 +123,11 @@ async def long_form(ctx: ClientContext) -> Outcome:
     event = await conv.next_message()
     if isinstance(event, Message) and event.payload == b"short":
         await conv.goodbye()
-        return informational(expected, "echoed: the client accepts lengths in a longer form", "lenient")
+        return informational(expected, "echoed: the client accepts lengths in a longer form", "lenient; RFC 6455 5.2 binds the sender only")
     if isinstance(event, (Control, Closed)):
         await conv.answer_close()
         conv.peer.abort()
-        return informational(expected, f"refused: {event}", "strict")
+        return informational(expected, f"refused: {event}", "strict; RFC 6455 5.2 binds the sender only")
     return failed(expected, str(event))
 
 

@@ -112,12 +112,12 @@ async def long_form(ctx: ServerContext) -> Outcome:
     event = await conv.next_message()
     if isinstance(event, Message) and event.opcode == TEXT and event.payload == b"short":
         await conv.goodbye()
-        return informational(expected, "echoed: the server accepts lengths in a longer form", "lenient")
+        return informational(expected, "echoed: the server accepts lengths in a longer form", "lenient; RFC 6455 5.2 binds the sender only")
     if isinstance(event, Control) and event.frame.opcode == CLOSE:
         await conv.answer_close()
-        return informational(expected, f"refused: {event}", "strict")
+        return informational(expected, f"refused: {event}", "strict; RFC 6455 5.2 binds the sender only")
     if isinstance(event, Closed):
-        return informational(expected, f"refused: {event}", "strict")
+        return informational(expected, f"refused: {event}", "strict; RFC 6455 5.2 binds the sender only")
     return failed(expected, str(event))
 
 
