@@ -273,7 +273,8 @@ class Result:
 
     def headline(self) -> str:
         counts = ", ".join(f"{n} {v}" for v, n in self.counts.items())
-        return f"wsplay check {self.kind} {self.target}: {len(self.cases)} cases in {self.duration:.1f} s: {counts}"
+        took = f"{self.duration * 1000:.0f} ms" if self.duration < 1 else f"{self.duration:.1f} s"
+        return f"wsplay check {self.kind} {self.target}: {len(self.cases)} cases in {took}: {counts}"
 
     def table(self, every_case: bool = False) -> str:
         """The summary by section and verdict, then every case that is not OK (every case, if asked)."""

@@ -80,12 +80,14 @@ function render({ model, el }) {
   function drawFilters() {
     clear(filters);
     const chip = (label, active, next) => h("button", { class: `wsp-button${active ? " wsp-active" : ""}`, type: "button", onclick: () => setFilter(next) }, label);
-    filters.append(
+    // Element.append() would turn an array (or null) into text: the chips go in one by one.
+    const chips = [
       chip("not OK", filter.notOk, { verdict: null, section: null, notOk: true }),
       chip("all", !filter.notOk && !filter.verdict && !filter.section, { verdict: null, section: null, notOk: false }),
-      VERDICTS.map((v) => chip(v, filter.verdict === v && !filter.section, { verdict: v, section: null, notOk: false })),
-      filter.section ? h("span", { class: "wsp-muted" }, ` section ${filter.section}${filter.verdict ? `, ${filter.verdict}` : ""}`) : null,
-    );
+      ...VERDICTS.map((v) => chip(v, filter.verdict === v && !filter.section, { verdict: v, section: null, notOk: false })),
+    ];
+    if (filter.section) chips.push(h("span", { class: "wsp-muted" }, ` section ${filter.section}${filter.verdict ? `, ${filter.verdict}` : ""}`));
+    filters.append(...chips);
   }
 
   function shown() {
