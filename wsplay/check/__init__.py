@@ -13,6 +13,10 @@
     client_suite.py   what a client case works with: the scripted server, the driver of the client under test
     client_cases.py   the client suite: the same sections, mirrored
     drivers.py        ready-made clients under test: wsplay's own, the websockets library's
+    pytest_plugin.py  the pytest11 plugin: wsplay_host, wsplay_client, wsplay_check fixtures
+
+The results widget is wsplay.widgets.check (plugged into Result by wsplay's top-level package), the
+command line `python -m wsplay check server|client ...`.
 
 Example:
     result = wsplay.check.server(host.url)
