@@ -31,10 +31,12 @@ LAYERS: list[tuple[int, str]] = [
     (6, "wsplay.engine"),
     (6, "wsplay.client"),
     (7, "wsplay.flavors"),
+    (7, "wsplay.check"),  # the check suite: its own wire; wsplay's client only for a ready-made driver
     (8, "wsplay.examples"),
     (8, "wsplay.host"),
     (8, "wsplay.replay"),
     (9, "wsplay.widgets"),
+    (9, "wsplay.check.pytest_plugin"),  # fixtures for a running Host and a connected Client
     (10, "wsplay"),  # the facade: re-exports, and plugs the panels into Host and Client
     (11, "wsplay.__main__"),
 ]

@@ -7,6 +7,7 @@ Example:
 
 import logging
 
+from wsplay import check
 from wsplay.client import Client, connect, connect_async
 from wsplay.core import Compression, Connection, ConnectionOptions, Frame, RawFrame, Settings
 from wsplay.engine import HandlerError, RequestInfo, SocketConnection
@@ -51,6 +52,15 @@ def _server_panel(host: Host) -> object:
 
 
 Host.panel_factory = _server_panel
+
+
+def _check_panel(result: check.Result) -> object:
+    from wsplay.widgets.check import CheckPanel  # anywidget is imported only when results are shown
+
+    return CheckPanel(result)
+
+
+check.Result.widget_factory = _check_panel
 
 __version__ = "0.1.0"
 

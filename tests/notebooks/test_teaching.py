@@ -30,13 +30,21 @@ LEFTOVERS_CHECK = f"""
 import asyncio as _asyncio, gc as _gc, threading as _threading, time as _time
 import wsplay as _wsplay, wsplay.runtime as _wsplay_runtime
 
+def _isa(o, cls):
+    # A dead weakref.proxy raises ReferenceError on isinstance(); the websockets library keeps one per
+    # connection in its logger adapters (a "websocket" proxy in `extra`), after the connection is gone.
+    try:
+        return isinstance(o, cls)
+    except ReferenceError:
+        return False
+
 def _wsplay_leftovers():
     found = {{}}
     hosts = _wsplay_runtime.live_hosts()
-    hosts += [o for o in _gc.get_objects() if isinstance(o, _wsplay.Host) and o.running and o not in hosts]
+    hosts += [o for o in _gc.get_objects() if _isa(o, _wsplay.Host) and o.running and o not in hosts]
     if hosts:
         found["running hosts"] = hosts
-    clients = [o for o in _gc.get_objects() if isinstance(o, _wsplay.Client) and o.state != "closed"]
+    clients = [o for o in _gc.get_objects() if _isa(o, _wsplay.Client) and o.state != "closed"]
     if clients:
         found["clients not closed"] = clients
     threads = [t for t in _threading.enumerate() if not t.daemon and t is not _threading.main_thread()]
