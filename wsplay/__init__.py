@@ -37,6 +37,7 @@ from wsplay.observe import (
     PumpStall,
     Recorder,
     Refused,
+    TaskFailed,
 )
 from wsplay.protocol import CloseRecord, FrameType, Header
 from wsplay.replay import ReplayResult, replay
@@ -106,6 +107,7 @@ __all__ = [
     "RequestInfo",
     "Settings",
     "SocketConnection",
+    "TaskFailed",
     "Websocket",
     "WsplayError",
     "connect",

@@ -22,8 +22,9 @@ import json
 import logging
 import threading
 import time
+import traceback
 from threading import get_ident
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
 from wsplay import runtime
@@ -34,7 +35,7 @@ from wsplay.core.options import ConnectionOptions, Settings
 from wsplay.core.stream import LARGE, Stream
 from wsplay.core.watch import Watch
 from wsplay.errors import AlreadyClosed, ConnectionClosed, InvalidState, ProtocolError
-from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Counters, LimitHit, Notice, Recorder
+from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Counters, LimitHit, Notice, Recorder, TaskFailed
 from wsplay.protocol.connection import Connection as Codec
 from wsplay.protocol.connection import Incoming, Side
 from wsplay.protocol.deflate import Compression, Negotiated
@@ -91,6 +92,7 @@ class Connection:
             counted instead of raising (the other handlers of a server: one peer leaving must not
             fail a chat's broadcast).
         mask_source: a client's source of 4-byte mask keys (`os.urandom(4)` by default).
+        task_failed: told when a task started with `spawn()` raises (a server keeps it in `host.errors`).
 
     Attributes:
         id: the connection's number.
@@ -113,6 +115,7 @@ class Connection:
         connection_id: int,
         quiet_writers: Collection[asyncio.Task[Any]] = (),
         mask_source: Callable[[], bytes] | None = None,
+        task_failed: Callable[[Connection, BaseException, str], None] | None = None,
     ) -> None:
         self.id = connection_id
         self.settings = settings
@@ -148,6 +151,8 @@ class Connection:
         self.task: asyncio.Task[Any] | None = None
         self.write_lock = asyncio.Lock()
         self.dropped_writes = 0
+        self._task_failed = task_failed
+        self._tasks: set[asyncio.Task[Any]] | None = None  # what spawn() started and is still running
 
     # -- taking over the transport (wsplay's server and client call this once the handshake is done) --
 
@@ -492,6 +497,54 @@ class Connection:
         """Send a pong; None echoes the data of the last ping received, as RFC 6455 5.5.3 asks."""
         return self.write(self._last_ping_data if data is None else control_payload(data), FrameType.PONG)
 
+    # -- work beside the handler -------------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Run `work` beside the handler, on wsplay's loop: the seed's fix for long work in a handler.
+
+        The handler returns to the message pump at once, so pings keep being answered. If the task
+        raises, the error is recorded and shown in the panel like a handler's (a `TaskFailed` event,
+        and `host.errors`), not lost in a "Task exception was never retrieved" line on stderr; the
+        connection stays open. A task that ends because the connection closed (ConnectionClosed) is
+        not an error. When the connection ends, the tasks it still runs are cancelled.
+
+        Example:
+            async def on_message(self, connection, message):
+                connection.spawn(long_import(connection, message.data_as_string()))
+        """
+        if get_ident() != self._loop_thread:  # from a cell or a thread: started on the loop
+            return runtime.run_sync(self._spawn_on_loop(work, name))
+        return self._start_task(work, name)
+
+    async def _spawn_on_loop(self, work: Coroutine[Any, Any, Any], name: str | None) -> asyncio.Task[Any]:
+        return self._start_task(work, name)
+
+    def _start_task(self, work: Coroutine[Any, Any, Any], name: str | None) -> asyncio.Task[Any]:
+        if self._stream is None or self._stream.lost:
+            work.close()
+            raise self._closed_error() if self._stream is not None else InvalidState("this connection is not connected yet")
+        task = self._loop.create_task(work, name=name or getattr(work, "__qualname__", None))  # type: ignore[union-attr]
+        if self._tasks is None:
+            self._tasks = set()
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if self._tasks is not None:
+            self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None or isinstance(exc, ConnectionClosed):
+            return
+        tb = "".join(traceback.format_exception(exc))
+        log.error("connection %s: task %s raised %s: %s\n%s", self.id, task.get_name(), type(exc).__name__, exc, tb.rstrip())
+        if self._rec is not None:
+            self._rec.event(TaskFailed(time.time(), self.id, task.get_name(), f"{type(exc).__name__}: {exc}", tb))
+        if self._task_failed is not None:
+            self._task_failed(self, exc, tb)
+
     # -- closing --------------------------------------------------------------------------------------
 
     def close(self, code: int | None = None, reason: str = "") -> Awaitable[None]:
@@ -650,6 +703,9 @@ class Connection:
         if self._keepalive is not None:
             self._keepalive.stop()
             self._keepalive = None
+        if self._tasks:
+            for task in list(self._tasks):  # spawned for this connection: it is over
+                task.cancel()
         codec = self._codec
         codec.connection_lost()
         record = codec.close_record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,9 +56,16 @@ class SocketConnection(Connection):
         options: ConnectionOptions,
         recorder: Recorder | None = None,
         handler_tasks: Collection[asyncio.Task[Any]] = (),
+        task_failed: Callable[[Connection, BaseException, str], None] | None = None,
     ) -> None:
         super().__init__(
-            Side.SERVER, settings, options, recorder, connection_id=next(SocketConnection._ids), quiet_writers=handler_tasks
+            Side.SERVER,
+            settings,
+            options,
+            recorder,
+            connection_id=next(SocketConnection._ids),
+            quiet_writers=handler_tasks,
+            task_failed=task_failed,
         )
         self.request = request
         self.subprotocol = request.subprotocol

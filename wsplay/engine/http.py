@@ -77,6 +77,8 @@ class Listener(Protocol):
 
     def tls_failed(self, why: str, peer: Any) -> None: ...
 
+    def task_failed(self, connection: Any, exc: BaseException, tb: str) -> None: ...
+
     def serve(self, connection: SocketConnection, endpoint: Endpoint) -> None: ...
 
 
@@ -272,7 +274,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
             subprotocol=subprotocol,
             server=server,
         )
-        connection = SocketConnection(info, endpoint.settings, server.options, server.recorder, server.handler_tasks)
+        connection = SocketConnection(info, endpoint.settings, server.options, server.recorder, server.handler_tasks, server.task_failed)
         transport.write(accepted.response)
         opened = None
         if server.recorder is not None:

@@ -242,6 +242,10 @@ class Server:
         if self.recorder is not None:
             self.recorder.event(Refused(time.time(), 0, 0, why, where))
 
+    def task_failed(self, connection: Any, exc: BaseException, tb: str) -> None:
+        """A task a handler spawned raised (the connection recorded it): keep it in `errors` too."""
+        self.errors.append(HandlerError(connection.id, exc, tb))
+
     def _on_handler_error(self, conn: SocketConnection, exc: BaseException, tb: str) -> None:
         error = HandlerError(conn.id, exc, tb)
         self.errors.append(error)

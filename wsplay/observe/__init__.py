@@ -17,6 +17,7 @@ from wsplay.observe.events import (
     Notice,
     PumpStall,
     Refused,
+    TaskFailed,
     parse_head,
 )
 from wsplay.observe.recorder import KEEP_CLOSED, PAYLOAD_BUDGET, Recorder
@@ -39,5 +40,6 @@ __all__ = [
     "PumpStall",
     "Recorder",
     "Refused",
+    "TaskFailed",
     "parse_head",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "Notice",
     "PumpStall",
     "Refused",
+    "TaskFailed",
     "parse_head",
 ]
 
@@ -133,6 +134,14 @@ class HandlerErrorRecord(Event):
 
     def summary(self) -> str:
         return f"connection {self.connection}: {self.handler} raised {self.error}; closed with 1011"
+
+
+@dataclass
+class TaskFailed(HandlerErrorRecord):
+    """A task started with `connection.spawn()` raised; the connection stays open (shown like a handler error)."""
+
+    def summary(self) -> str:
+        return f"connection {self.connection}: task {self.handler} raised {self.error}; the connection stays open"
 
 
 @dataclass
