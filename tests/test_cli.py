@@ -210,6 +210,15 @@ def test_port_in_use_exits_2_with_readable_message(tmp_path: Path) -> None:
     assert lines.get(timeout=IO_TIMEOUT) is None, "nothing belongs on stdout when the port is taken"
 
 
+def test_serves_on_uvloop(tmp_path: Path) -> None:
+    pytest.importorskip("uvloop")
+    with serve(tmp_path, "--example", "echo", "--loop", "uvloop", "--quiet") as server:
+        with connect(server.url, open_timeout=IO_TIMEOUT, close_timeout=IO_TIMEOUT) as ws:
+            ws.send("on uvloop")
+            assert ws.recv(timeout=IO_TIMEOUT) == "on uvloop"
+        stop(server)
+
+
 def test_help_lists_the_options() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wsplay", "serve", "--help"],

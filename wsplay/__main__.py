@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--certfile", metavar="PEM", help="serve wss:// and https:// with this certificate (chain)")
     serve.add_argument("--keyfile", metavar="PEM", help="the certificate's private key (when not in --certfile)")
     serve.add_argument("--no-compression", action="store_true", help="decline permessage-deflate (on by default)")
+    serve.add_argument("--loop", choices=("asyncio", "uvloop"), default=None,
+                       help="the event loop (default: asyncio's; uvloop needs pip install wsplay[speed])")
     check = commands.add_parser("check", help="check a WebSocket server or client against RFC 6455 and RFC 7692",
                                 description="Run wsplay's check suite; exit 1 when a case FAILED.")
     targets = check.add_subparsers(dest="target", required=True, metavar="TARGET")
@@ -80,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server until SIGINT or SIGTERM; return the exit status."""
-    from wsplay import Host, HostError
+    from wsplay import Host, HostError, runtime
     from wsplay.examples import build_example
+
+    if args.loop:
+        try:
+            runtime.use_loop(args.loop)
+        except ImportError:
+            print("wsplay: --loop uvloop needs uvloop: pip install 'wsplay[speed]'", file=sys.stderr, flush=True)
+            return 2
 
     try:
         websocket = build_example(

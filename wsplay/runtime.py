@@ -19,6 +19,7 @@ import atexit
 import concurrent.futures
 import inspect
 import logging
+import os
 import re
 import sys
 import threading
@@ -40,6 +41,7 @@ __all__ = [
     "in_loop_thread",
     "live_clients",
     "live_hosts",
+    "loop_kind",
     "register_host",
     "run_sync",
     "shutdown",
@@ -47,6 +49,7 @@ __all__ = [
     "track_client",
     "unregister_host",
     "untrack_client",
+    "use_loop",
 ]
 
 T = TypeVar("T")
@@ -55,8 +58,47 @@ log = logging.getLogger("wsplay")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_loop_kind = os.environ.get("WSPLAY_LOOP", "asyncio")  # which event loop the background thread runs
 _thread: threading.Thread | None = None
 _thread_id: int | None = None
+
+
+LOOPS = ("asyncio", "uvloop")
+
+
+def use_loop(kind: str) -> None:
+    """Choose the background loop before anything starts: "asyncio" (the default) or "uvloop".
+
+    uvloop (`pip install wsplay[speed]`) runs the same servers and clients faster; the environment
+    variable WSPLAY_LOOP does the same as this call.
+
+    Raises:
+        ValueError: an unknown kind. ImportError: uvloop is not installed.
+        InvalidState: the loop already runs, as another kind (stop_all() does not change that:
+            the loop lives as long as the process).
+    """
+    global _loop_kind
+    if kind not in LOOPS:
+        raise ValueError(f"the loop is one of {', '.join(LOOPS)}, not {kind!r}")
+    if kind == "uvloop":
+        import uvloop  # noqa: F401 - the error says what to install
+    with _lock:
+        if _loop is not None and not _loop.is_closed() and kind != _loop_kind:
+            raise InvalidState(f"wsplay's loop already runs on {_loop_kind}; choose the loop before the first host or client starts")
+        _loop_kind = kind
+
+
+def loop_kind() -> str:
+    """"asyncio" or "uvloop": what the background loop runs (or will run)."""
+    return _loop_kind
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    if _loop_kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
 
 
 def get_loop() -> asyncio.AbstractEventLoop:
@@ -68,7 +110,7 @@ def get_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is not None and not _loop.is_closed():
             return _loop
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         ready = threading.Event()
 
         def run() -> None:

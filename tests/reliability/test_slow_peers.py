@@ -260,10 +260,10 @@ def test_peer_that_stops_reading_unawaited_writes_are_cut_off_with_1008(hosts, r
         rss_after = rel.rss_mib()
         print(
             f"not reading, writes not awaited ({mode}, {size} B): {written['count']} messages written, buffer peak "
-            f"{max(written['max_buffer'], *samples) / 1024:.0f} KiB, RSS {rss_before:.1f} -> {rss_after:.1f} MiB"
+            f"{max([written['max_buffer'], *samples]) / 1024:.0f} KiB, RSS {rss_before:.1f} -> {rss_after:.1f} MiB"
         )
         assert conn.state == "closed", "the connection was never closed"
-        assert max(written["max_buffer"], *samples) <= MAXIMUM + max(size, HIGH_WATER) + 16
+        assert max([written["max_buffer"], *samples]) <= MAXIMUM + max(size, HIGH_WATER) + 16
         assert rss_after - rss_before < 32
         assert isinstance(written["ended"], ConnectionClosed) and written["ended"].code == 1008
         hits = [e for e in host.recorder.events("limit") if isinstance(e, LimitHit) and e.connection == conn.id]
@@ -297,12 +297,12 @@ def test_peer_that_stops_reading_awaited_writes_wait_until_keepalive_drops_it(ho
         gone = time.monotonic() - started
         print(
             f"not reading, writes awaited: {written['count']} messages written, buffer peak "
-            f"{max(written['max_buffer'], *samples) / 1024:.0f} KiB, dropped after {gone:.2f} s, "
+            f"{max([written['max_buffer'], *samples]) / 1024:.0f} KiB, dropped after {gone:.2f} s, "
             f"RSS {rss_before:.1f} -> {rss_after:.1f} MiB"
         )
         assert conn.state == "closed"
         assert gone <= interval + timeout + 1.0 * unit
-        assert max(written["max_buffer"], *samples) <= HIGH_WATER + MESSAGE + 16  # the writer waited
+        assert max([written["max_buffer"], *samples]) <= HIGH_WATER + MESSAGE + 16  # the writer waited
         assert rss_after - rss_before < 32
         assert isinstance(written["ended"], ConnectionClosed)
         assert rel.wait_for(lambda: close_records(host, conn.id), 2 * unit)

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from ssl import SSLContext
-from typing import Any
+from typing import Any, cast
 
 from wsplay import runtime
 from wsplay.core.connection import Connection
@@ -517,7 +517,7 @@ class _ResponseReader(asyncio.BufferedProtocol):
         self._head = bytearray(4096)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         self._client._transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:

@@ -669,11 +669,11 @@ class Connection:
 
     # -- keepalive, write overflow, the end --------------------------------------------------------------
 
-    def _heard(self) -> float:
+    def _heard(self) -> tuple[float, int] | None:
         stream = self._stream
         assert stream is not None
         # While we are not reading (a busy reader), the peer's bytes wait in the kernel: not its silence.
-        return self._loop.time() if stream.reading_paused else stream.last_received  # type: ignore[union-attr]
+        return None if stream.reading_paused else (stream.last_received, stream.reads)
 
     def _keepalive_ping(self, payload: bytes) -> None:
         codec = self._codec

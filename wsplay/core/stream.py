@@ -39,6 +39,7 @@ class Stream(asyncio.BufferedProtocol):
 
     Attributes:
         last_received: the loop time the latest bytes arrived.
+        reads: how many times bytes have arrived.
         lost: True once the transport is gone.
         reading_paused: True while reading is paused for a reader that fell behind.
     """
@@ -62,6 +63,7 @@ class Stream(asyncio.BufferedProtocol):
         self._on_overflow = on_overflow
         self._on_lost = on_lost
         self.last_received = loop.time()
+        self.reads = 0  # how many times bytes arrived (keepalive counts them: a clock may be coarse)
         self.lost = False
         self.closed = loop.create_future()  # done when the transport is gone
         self.reading_paused = False
@@ -80,6 +82,7 @@ class Stream(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self._codec.buffer_updated(nbytes)
         self.last_received = self._loop.time()
+        self.reads += 1
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None

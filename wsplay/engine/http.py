@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from websockets.datastructures import MultipleValuesError
@@ -65,6 +65,9 @@ class Listener(Protocol):
     @property
     def running(self) -> bool: ...
 
+    @property
+    def tls_in_listener(self) -> bool: ...
+
     def resolve(self, path: str) -> Endpoint | None: ...
 
     def track_handshake(self, protocol: HttpProtocol) -> None: ...
@@ -95,11 +98,11 @@ class HttpProtocol(asyncio.BufferedProtocol):
         self._early: handshake.Request | None = None  # a request complete before that task resumed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         self.transport = transport
         self.server.track_handshake(self)  # the deadline covers the TLS handshake too
         context = self.server.options.tls
-        if context is not None:
+        if context is not None and not self.server.tls_in_listener:
             transport.pause_reading()  # not a byte as HTTP before TLS has it (start_tls resumes)
             assert self.server.loop is not None
             self._tls = self.server.loop.create_task(self._start_tls(transport, context))

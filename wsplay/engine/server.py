@@ -57,6 +57,7 @@ class Server:
         self.recorder = recorder if recorder is not None and recorder.enabled else None
         self._watchdog: asyncio.Task[None] | None = None
         self.loopback = True  # listening on loopback addresses only (set by start)
+        self.tls_in_listener = False  # TLS done by the listener, not in the HTTP phase (set by start)
         self.connections: dict[int, SocketConnection] = {}
         self.handler_tasks: set[asyncio.Task[Any]] = set()  # the task serving each connection
         self.errors: collections.deque[HandlerError] = collections.deque(maxlen=100)
@@ -82,8 +83,20 @@ class Server:
             OSError: the address cannot be bound.
         """
         self.loop = loop = asyncio.get_running_loop()
+        # On asyncio's own loop TLS runs in the HTTP phase (start_tls), where a failed handshake
+        # becomes an event. Other loops (uvloop) may hand a connection's first bytes to the protocol
+        # before start_tls() can take them: there the listener does TLS itself, and a failed
+        # handshake is dropped (quietly still) without an event.
+        tls = self.options.tls
+        self.tls_in_listener = tls is not None and not isinstance(loop, asyncio.BaseEventLoop)
         self._server = await loop.create_server(
-            lambda: HttpProtocol(self), host, port, reuse_address=True, backlog=1024
+            lambda: HttpProtocol(self),
+            host,
+            port,
+            reuse_address=True,
+            backlog=1024,
+            ssl=tls if self.tls_in_listener else None,
+            ssl_handshake_timeout=self.options.handshake_timeout if self.tls_in_listener else None,
         )
         self.running = True
         self.loopback = all(_is_loopback(sock.getsockname()[0]) for sock in self._server.sockets)
