@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 UNIT = float(os.environ.get("WSPLAY_TEST_UNIT", "1.0"))  # seconds; raise it on a slow machine
+MS = UNIT * 1000  # Playwright counts its timeouts in milliseconds
 
 
 def in_ci() -> bool:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
-from testenv import missing, write_kernelspec
+from testenv import MS, UNIT, missing, write_kernelspec
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -94,7 +94,7 @@ def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30 * MS)
         try:
             yield browser
         finally:
@@ -115,7 +115,7 @@ def new_page(chromium: Browser) -> Iterator[Callable[..., Page]]:
     def make(**options: Any) -> Page:
         options.setdefault("viewport", {"width": 1100, "height": 700})
         context = chromium.new_context(**options)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(15 * MS)
         contexts.append(context)
         return context.new_page()
 
@@ -299,14 +299,14 @@ def _run_notebook_in_lab(page: Page, lab: Lab, notebook_path: Path, wait_for_sel
     relative = notebook_path.resolve().relative_to(lab.root_dir.resolve()).as_posix()
     where = f"lab/tree/{relative}?reset" if ui == "lab" else f"notebooks/{relative}"  # ui="notebook": Notebook 7
     page.goto(lab.page_url(where), wait_until="domcontentloaded")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=30_000)
-    _wait_for_idle_kernel(page, lab, relative, deadline=time.monotonic() + 30)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=30 * MS)
+    _wait_for_idle_kernel(page, lab, relative, deadline=time.monotonic() + 30 * UNIT)
     page.locator(".jp-NotebookPanel .jp-Notebook").click()  # focus the notebook, not the file browser
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     _accept_kernel_dialog(page)
     try:
-        page.locator(wait_for_selector).first.wait_for(timeout=timeout * 1000)
+        page.locator(wait_for_selector).first.wait_for(timeout=timeout * MS)
     except Exception as exc:
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
         shot = save_screenshot(page, f"failed-{notebook_path.stem}")

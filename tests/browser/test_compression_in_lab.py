@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
@@ -99,17 +101,17 @@ def _check_the_panel(page: Page, jupyterlab: Any, path: Path, run_notebook_in_la
     conns.wait_for()
     assert extension.startswith("permessage-deflate")
     assert "permessage-deflate" in conns.inner_text()
-    panel.locator(".wsp-conns .wsp-ratio").first.wait_for(timeout=10_000)
+    panel.locator(".wsp-conns .wsp-ratio").first.wait_for(timeout=10 * MS)
     assert re.search(r"ratio in 0\.\d\d · out 0\.\d\d", conns.inner_text()), conns.inner_text()
 
     # The row: a deflate badge, the wire size (header included) and the inflated size.
     row = panel.locator(f".wsp-scroll .wsp-row[data-index='{index}']")
-    row.wait_for(timeout=15_000)
+    row.wait_for(timeout=15 * MS)
     cells = row.locator(":scope > div").all_inner_texts()
     assert cells[7] == "deflate" and int(cells[8]) == len(wire) + 6 and int(cells[9]) == len(TEXT)  # masked: 2 + 4 header bytes
     row.click()
     inspector = panel.locator(".wsp-inspector")
-    inspector.locator(f".wsp-title:has-text('#{index} ')").wait_for(timeout=10_000)
+    inspector.locator(f".wsp-title:has-text('#{index} ')").wait_for(timeout=10 * MS)
 
     # RSV1 lit in the bit diagram, as it was on the wire.
     rsv1 = inspector.locator(".wsp-bit[data-field='rsv1']")
@@ -141,6 +143,6 @@ def _check_the_panel(page: Page, jupyterlab: Any, path: Path, run_notebook_in_la
 
     # The client panel's status line says the same for its connection.
     status = page.locator(".jp-OutputArea-output .wsp-kind-client .wsp-status").first
-    status.locator(".wsp-ratio").first.wait_for(timeout=15_000)
+    status.locator(".wsp-ratio").first.wait_for(timeout=15 * MS)
     assert "permessage-deflate" in status.inner_text() and re.search(r"ratio in 0\.\d\d · out 0\.\d\d", status.inner_text()), status.inner_text()
     _shot(status, "panel-compression-client-status")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -59,7 +61,7 @@ def test_lab_runs_a_notebook_with_a_host(
     assert f"kernel python: {sys.executable}" in outputs  # Lab's kernel is the test environment
     assert "listening on ws://127.0.0.1:" in outputs
     assert "echoed: hello from the kernel" in outputs
-    page.locator(".jp-OutputArea-output .widget-html-content:has-text('widget updated')").wait_for(timeout=10_000)
+    page.locator(".jp-OutputArea-output .widget-html-content:has-text('widget updated')").wait_for(timeout=10 * MS)
     assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count(), outputs
     assert not page.locator(".jp-Notification-Toast").count()  # no news or update toast
     screenshot(page, "jupyterlab-smoke")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -40,10 +42,10 @@ def test_a_frame_appears_in_the_rendered_panel(
     # The table's rows arrive through the panel's refresher (<= 10 pushes a second).
     panel = page.locator(".jp-OutputArea-output .wsp-panel").first
     row = panel.locator(".wsp-scroll .wsp-row", has_text="hello panel")
-    row.first.wait_for(timeout=10_000)
+    row.first.wait_for(timeout=10 * MS)
     assert row.count() >= 2  # the frame in and its echo out
     conns = panel.locator(".wsp-conns table").first
-    conns.wait_for(timeout=10_000)
+    conns.wait_for(timeout=10 * MS)
     assert "open" in conns.inner_text()  # the live connection, in the connection table
     # Peer text is shown as text, never as markup.
     assert page.locator(".jp-OutputArea-output b:has-text('not bold')").count() == 0
@@ -52,6 +54,6 @@ def test_a_frame_appears_in_the_rendered_panel(
     for select in panel.locator("select").all():
         assert select.evaluate("el => el.selectedIndex >= 0 && el.options[el.selectedIndex].text.length > 0")
     row.first.click()
-    panel.locator(".wsp-inspector .wsp-field[data-field='key']:has-text('masking key')").first.wait_for(timeout=10_000)
+    panel.locator(".wsp-inspector .wsp-field[data-field='key']:has-text('masking key')").first.wait_for(timeout=10 * MS)
     screenshot(page, "jupyterlab-panel")
     page.keyboard.press("Escape")

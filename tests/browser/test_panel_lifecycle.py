@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -40,13 +42,13 @@ def test_two_views_then_a_kernel_restart(
     panels.nth(1).wait_for()
     assert panels.count() == 2
     for i in range(2):  # both views show the frames, the connection and the live status
-        panels.nth(i).locator(".wsp-scroll .wsp-row", has_text="seen by both views").first.wait_for(timeout=10_000)
+        panels.nth(i).locator(".wsp-scroll .wsp-row", has_text="seen by both views").first.wait_for(timeout=10 * MS)
         assert "running at" in panels.nth(i).locator(".wsp-status").inner_text()
         assert panels.nth(i).locator(".wsp-banner").is_hidden()
     # A click in one view selects the frame in both (the selection is the panel's, not the view's).
     panels.nth(0).locator(".wsp-scroll .wsp-row.wsp-in", has_text="seen by both views").first.click()
     for i in range(2):
-        panels.nth(i).locator(".wsp-inspector .wsp-bits").wait_for(timeout=10_000)
+        panels.nth(i).locator(".wsp-inspector .wsp-bits").wait_for(timeout=10 * MS)
 
     # Restart the kernel behind the page's back: the views say they are disconnected, not frozen.
     with urllib.request.urlopen(f"{jupyterlab.url}api/sessions?token={jupyterlab.token}", timeout=10) as response:
@@ -55,7 +57,7 @@ def test_two_views_then_a_kernel_restart(
     urllib.request.urlopen(request, timeout=30).close()
     for i in range(2):
         banner = panels.nth(i).locator(".wsp-banner")
-        banner.wait_for(state="visible", timeout=15_000)
+        banner.wait_for(state="visible", timeout=15 * MS)
         assert "disconnected" in banner.inner_text()
     # What was recorded stays on the page.
     assert panels.nth(0).locator(".wsp-scroll .wsp-row", has_text="seen by both views").count() >= 1
@@ -75,8 +77,8 @@ def test_the_panel_in_notebook_7(
     run_notebook_in_lab(page, notebook7, path, ".jp-OutputArea-output:has-text('echo: seen by both views')", ui="notebook")
     panel = page.locator(".jp-OutputArea-output .wsp-panel").first
     row = panel.locator(".wsp-scroll .wsp-row.wsp-in", has_text="seen by both views").first
-    row.wait_for(timeout=10_000)
+    row.wait_for(timeout=10 * MS)
     row.click()
-    panel.locator(".wsp-inspector .wsp-bit[data-field='mask']:has-text('1')").wait_for(timeout=10_000)
+    panel.locator(".wsp-inspector .wsp-bit[data-field='mask']:has-text('1')").wait_for(timeout=10 * MS)
     assert "1 open connection" in panel.locator(".wsp-status").inner_text()
     screenshot(page, "notebook7-panel")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -99,13 +101,13 @@ def test_no_markup_from_a_peer_ever_runs(
         assert found == 0, page.locator(DANGER).evaluate_all("els => els.map(e => e.outerHTML)")
 
     server, client = page.locator(".jp-OutputArea-output .wsp-panel").all()[:2]
-    server.locator(".wsp-warnings li.wsp-w-error").first.wait_for(timeout=15_000)
+    server.locator(".wsp-warnings li.wsp-w-error").first.wait_for(timeout=15 * MS)
     server.locator(".wsp-scroll .wsp-row").first.wait_for()
     clean()
     # The text is there, as text.
     assert CORPUS[0] in server.locator(".wsp-conns").inner_text()  # a close reason
     assert CORPUS[0] in server.locator(".wsp-warnings").inner_text()  # the handler's error
-    client.locator(".wsp-scroll .wsp-row", has_text=CORPUS[1]).first.wait_for(timeout=15_000)
+    client.locator(".wsp-scroll .wsp-row", has_text=CORPUS[1]).first.wait_for(timeout=15 * MS)
     assert CORPUS[3][:60] in client.locator(".wsp-status").inner_text()  # the server's close reason
 
     for panel in (server, client):

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
@@ -68,7 +70,7 @@ def _search(panel: Locator, text: str, regex: bool = False, expect: str | None =
         box.click()
     panel.locator("input.wsp-search").fill(text)
     if expect is not None:
-        panel.locator(".wsp-scroll .wsp-row.wsp-in", has_text=expect).first.wait_for(timeout=15_000)
+        panel.locator(".wsp-scroll .wsp-row.wsp-in", has_text=expect).first.wait_for(timeout=15 * MS)
     _wait_rows(panel, rows)
 
 
@@ -78,7 +80,7 @@ def _rows(panel: Locator) -> Locator:
 
 def _wait_rows(panel: Locator, count: int) -> None:
     try:
-        panel.locator(f".wsp-table-head:has-text('{count:,} rows here')").wait_for(timeout=15_000)
+        panel.locator(f".wsp-table-head:has-text('{count:,} rows here')").wait_for(timeout=15 * MS)
     except Exception as exc:
         head = panel.locator(".wsp-table-head").inner_text()
         panel.page.screenshot(path="artifacts/failed-panel.png")
@@ -93,7 +95,7 @@ def _inspect_in_row(panel: Locator) -> None:
     row = panel.locator(".wsp-scroll .wsp-row.wsp-in").first
     index = row.get_attribute("data-index")
     row.click()
-    panel.locator(f".wsp-inspector .wsp-title:has-text('#{index} ')").wait_for(timeout=10_000)
+    panel.locator(f".wsp-inspector .wsp-title:has-text('#{index} ')").wait_for(timeout=10 * MS)
 
 
 def _element_shot(locator: Locator, name: str) -> None:
@@ -189,14 +191,14 @@ def test_the_server_panel_in_lab(
     _search(panel, "packed", expect="81 a6 70 61")
     _inspect_in_row(panel)
     panel.locator(".wsp-tab[data-view='msgpack']").click()
-    panel.locator(".wsp-view .wsp-tree:has-text('packed')").wait_for(timeout=10_000)
+    panel.locator(".wsp-view .wsp-tree:has-text('packed')").wait_for(timeout=10 * MS)
     assert "packed: [2]" in panel.locator(".wsp-view .wsp-tree").inner_text()
 
     # A decoder registered from Python.
     _search(panel, "hello decoder", expect="hello decoder")
     _inspect_in_row(panel)
     panel.locator(".wsp-tab[data-view='upper']").click()
-    panel.locator(".wsp-view pre:has-text('HELLO DECODER')").wait_for(timeout=10_000)
+    panel.locator(".wsp-view pre:has-text('HELLO DECODER')").wait_for(timeout=10 * MS)
 
     # The regex search finds the one known row (and its echo).
     _search(panel, r"needle-\d+", regex=True, expect="needle-42")

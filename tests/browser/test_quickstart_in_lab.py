@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from testenv import MS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -42,9 +44,9 @@ def test_quickstart_runs_in_lab_with_its_panel(
 
     # The live panel: its connection table and its frame table, with the chat's frames in it.
     panel = page.locator(".jp-OutputArea-output .wsp-panel").first
-    panel.wait_for(state="attached", timeout=10_000)
+    panel.wait_for(state="attached", timeout=10 * MS)
     chat_rows = panel.locator(".wsp-scroll .wsp-row", has_text="[0]: hi")
-    chat_rows.first.wait_for(state="attached", timeout=10_000)
+    chat_rows.first.wait_for(state="attached", timeout=10 * MS)
     assert panel.locator(".wsp-conns table tbody tr").count() >= 1
 
     # Show the panel for the screenshot: the cell that starts the host, at the top of the notebook view.
