@@ -83,4 +83,5 @@ def test_after_failing_the_client_sends_nothing_more(raw_servers, clients):
         client.send("after failing")
     assert info.type.__name__ == "ConnectionClosed"  # wsplay failed it, not the user's close()
     wait_for(lambda: client.state == "closed", 2 * UNIT, "the close timeout to drop TCP")
+    assert server.eof.wait(2 * UNIT), "the server never saw the end of the stream"  # so it has read every byte
     assert [b0 for b0, _, _ in server.frames()] == [0x88]
