@@ -75,8 +75,17 @@ class Kernel:
     def __init__(self, pin: bool) -> None:
         import zmq
         from jupyter_client import KernelManager
+        from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-        self.manager = KernelManager(kernel_name="python3")  # ipykernel's own spec: this Python
+        class ThisPython(KernelSpecManager):  # type: ignore[misc]
+            """This interpreter's ipykernel, whatever "python3" kernelspec the user has installed."""
+
+            def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+                return KernelSpec(argv=[sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher",
+                                        "-f", "{connection_file}"], display_name="wsplay benchmark",
+                                  language="python", resource_dir=str(HERE))
+
+        self.manager = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
         self.manager.start_kernel()
         self.pid = self.manager.provisioner.process.pid  # type: ignore[union-attr]
         self.client = self.manager.client()
