@@ -1,6 +1,7 @@
-"""Load generator for the echo benchmark: raw asyncio and plain sockets over 127.0.0.1.
+"""Load generator for the benchmark: raw asyncio and plain sockets over 127.0.0.1.
 
     python benchmarks/loadgen.py --url ws://127.0.0.1:PORT/ --workloads W1,W2 [--server-pid PID]
+    python benchmarks/loadgen.py --url ws://127.0.0.1:PORT/ --workloads W8 --receivers 1000   # a chat server
 
 Prints one JSON line per workload. The generator is built not to be the bottleneck:
 
@@ -15,6 +16,8 @@ Prints one JSON line per workload. The generator is built not to be the bottlene
   and described once; the minimal frame parser here is used to say what the server sent instead.
 
 The bytes counted for MB/s are payload bytes echoed (each counted once, not once per direction).
+With `--server-pid`, the server's CPU seconds over each timed part give the work per second of
+server CPU. W8 drives a chat server instead of an echo: see `broadcast()`.
 """
 
 from __future__ import annotations
