@@ -13,7 +13,8 @@ instead of its echo; W9 runs benchmarks/kernel.py, which starts the server insid
 (only for the servers it knows). With `taskset` the server is pinned to CPU 0 and the load generator
 to CPU 1. The tables show medians over rounds and the ratio to the `websockets` baseline of the same
 run (for latency and memory, lower is better); a "!" marks a result where the load generator used
-0.9 of its core or more, so the client may have been the limit rather than the server.
+0.9 of its core or more, so the client may have been the limit rather than the server, and a "~" a
+throughput for which the server used less than 0.8 of its core (starved by something else, or waiting).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows
 BASELINE = "websockets"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]
 LOADGEN_LIMIT = 0.9  # load generator CPU (fraction of its core) from which a result is flagged "!"
+STARVED = 0.8  # server CPU below which a wall-clock throughput is flagged "~": something else had its core
+THROUGHPUT = {"messages_per_s", "MB_per_s", "connections_per_s", "deliveries_per_s"}
 
 # Tables: (title, [(workload, result key, column title)]), and which keys are better lower.
 TABLES = [
@@ -212,6 +215,8 @@ def table(summary: dict, servers: list[str], metrics: list[tuple[str, str, str]]
                 cell += f" ({value / ref:.2f}x)"
             if value is not None and result.get("loadgen_cpu", 0) >= LOADGEN_LIMIT:
                 cell += " !"
+            if value is not None and key in THROUGHPUT and result.get("server_cpu", 1) < STARVED:
+                cell += " ~"
             row.append(cell)
         if errors:
             row.append(str(sum(w.get("errors", 0) for w in summary.get(name, {}).values())))
@@ -232,6 +237,11 @@ def tables(summary: dict, servers: list[str], workloads: list[str]) -> str:
     if flagged:
         out.append(f"! the load generator used {LOADGEN_LIMIT} of its core or more (median): it may have been "
                    "the limit, not the server; compare the per-CPU-second figure")
+    starved = any(k in THROUGHPUT and r.get("server_cpu", 1) < STARVED
+                  for m in TABLES for w, k, _ in m[1] for per in summary.values() for r in [per.get(w, {})] if k in r)
+    if starved:
+        out.append(f"~ the server used less than {STARVED} of its core (median) in a throughput workload: it was "
+                   "starved (a shared machine) or waiting; the per-CPU-second figure is the one to read")
     return "\n\n".join(out)
 
 
