@@ -89,11 +89,15 @@ class Kernel:
         self.manager.start_kernel()
         self.pid = self.manager.provisioner.process.pid  # type: ignore[union-attr]
         self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
-        if pin:
-            for task in os.listdir(f"/proc/{self.pid}/task"):  # every thread it has started so far
-                os.sched_setaffinity(int(task), {0})
+        try:
+            self.client.start_channels()
+            self.client.wait_for_ready(timeout=60)
+            if pin:
+                for task in os.listdir(f"/proc/{self.pid}/task"):  # every thread it has started so far
+                    os.sched_setaffinity(int(task), {0})
+        except BaseException:
+            self.shutdown(now=True)  # never leave a kernel behind
+            raise
         self.poller = zmq.Poller()
         self.poller.register(self.client.shell_channel.socket, zmq.POLLIN)
         self.poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
@@ -150,9 +154,9 @@ class Kernel:
             time.sleep(CELL_GAP)
         return samples
 
-    def shutdown(self) -> None:
+    def shutdown(self, now: bool = False) -> None:
         self.client.stop_channels()
-        self.manager.shutdown_kernel(now=False)
+        self.manager.shutdown_kernel(now=now)
 
 
 def percentiles(samples: list[float], prefix: str) -> dict:
@@ -188,14 +192,16 @@ def loaded(kernel: Kernel, url: str, duration: float, pin: bool, errors: list[st
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     samples: list[float] = []
-    if started.wait(60) and not stopped.is_set():
-        samples = kernel.probe(stopped, errors)
     try:
-        gen.wait(120)
-    except subprocess.TimeoutExpired:
-        gen.kill()
-        gen.wait()
-        errors.append("load generator did not finish in 120 s")
+        if started.wait(60) and not stopped.is_set():
+            samples = kernel.probe(stopped, errors)
+    finally:  # the generator ends by itself after its duration; wait for it (stop it if it hangs)
+        try:
+            gen.wait(120)
+        except subprocess.TimeoutExpired:
+            gen.kill()
+            gen.wait()
+            errors.append("load generator did not finish in 120 s")
     reader.join(5)
     result_lines = [line for line in iter_queue(lines) if line.startswith("{")]
     if not result_lines:

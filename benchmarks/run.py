@@ -186,7 +186,8 @@ def run_kernel(name: str, quick: bool, pin: bool, duration: float | None, logdir
 def last_json(workload: str, done: subprocess.CompletedProcess) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        return {"workload": workload, "errors": 1, "first_error": f"{Path(done.args[-1]).name} failed: {done.stderr.strip()[-300:]}"}
+        program = next((Path(a).name for a in done.args if a.endswith(".py")), "the load generator")
+        return {"workload": workload, "errors": 1, "first_error": f"{program} failed: {done.stderr.strip()[-300:]}"}
     return json.loads(lines[-1])
 
 
