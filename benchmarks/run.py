@@ -1,7 +1,7 @@
 """Run the benchmark: every server in its own process, workloads in interleaved rounds.
 
     python benchmarks/run.py                      # 3 rounds, every server and workload (~20 min)
-    python benchmarks/run.py --quick --rounds 1   # a smoke run (~4 min with every server)
+    python benchmarks/run.py --quick --rounds 1   # a smoke run (~2.5 min with every server)
     python benchmarks/run.py --only W1,W3 --servers wsplay-reactive,websockets --json out.json
     python benchmarks/run.py --alloc              # also the allocation measurement (benchmarks/alloc.py)
 
