@@ -1,6 +1,7 @@
-"""Load generator for the echo benchmark: raw asyncio and plain sockets over 127.0.0.1.
+"""Load generator for the benchmark: raw asyncio and plain sockets over 127.0.0.1.
 
     python benchmarks/loadgen.py --url ws://127.0.0.1:PORT/ --workloads W1,W2 [--server-pid PID]
+    python benchmarks/loadgen.py --url ws://127.0.0.1:PORT/ --workloads W8 --receivers 1000   # a chat server
 
 Prints one JSON line per workload. The generator is built not to be the bottleneck:
 
@@ -15,6 +16,8 @@ Prints one JSON line per workload. The generator is built not to be the bottlene
   and described once; the minimal frame parser here is used to say what the server sent instead.
 
 The bytes counted for MB/s are payload bytes echoed (each counted once, not once per direction).
+With `--server-pid`, the server's CPU seconds over each timed part give the work per second of
+server CPU. W8 drives a chat server instead of an echo: see `broadcast()`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import statistics
 import struct
 import sys
 import time
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import urlsplit
 
 MASK = b"\x37\xfa\x21\x3d"
@@ -47,9 +52,11 @@ WORKLOADS = {
     "W4": "fragmented: 1 MiB binary as 64 fragments of 16 KiB, echoed merged: MB/s",
     "W5": "handshakes: open, one echo, close, 8 concurrent: connections/s",
     "W6": "idle: 2,000 open connections: server RSS per connection",
+    "W8": "broadcast: the chat, 1 sender and 1,000 receivers: deliveries/s, then ms until the last receiver has a message",
 }
-DURATIONS = {"W1": 5.0, "W2": 3.0, "W3": 4.0, "W4": 4.0, "W5": 3.0, "W6": 0.0}
-QUICK = {"W1": 1.0, "W2": 0.5, "W3": 1.0, "W4": 1.0, "W5": 1.0, "W6": 0.0}
+DURATIONS = {"W1": 5.0, "W2": 3.0, "W3": 4.0, "W4": 4.0, "W5": 3.0, "W6": 0.0, "W8": 4.0}
+QUICK = {"W1": 1.0, "W2": 0.5, "W3": 1.0, "W4": 1.0, "W5": 1.0, "W6": 0.0, "W8": 1.0}
+RECEIVERS = 1000
 
 
 # -- frames ------------------------------------------------------------------------------------------
@@ -167,6 +174,9 @@ def ring_for(workload: str) -> Ring:
     if workload in ("W1", "W2", "W5", "W6"):
         payloads = text_payloads(1024, 64, 1)
         return Ring([client_frame(1, p) for p in payloads], [server_frame(1, p) for p in payloads], 64)
+    if workload == "W8":  # the chat: every client gets "[0]: text" (the sender is the first client)
+        payloads = text_payloads(1024, 64, 8)
+        return Ring([client_frame(1, p) for p in payloads], [server_frame(1, CHAT_PREFIX + p) for p in payloads], 64)
     rng = random.Random(3)
     payloads = [rng.randbytes(MIB) for _ in range(5)]
     if workload == "W3":
@@ -183,6 +193,7 @@ def ring_for(workload: str) -> Ring:
     raise ValueError(f"unknown workload {workload!r}")
 
 
+CHAT_PREFIX = b"[0]: "
 CLOSE_1000 = client_frame(8, struct.pack("!H", 1000))
 SERVER_CLOSE_1000 = server_frame(8, struct.pack("!H", 1000))
 
@@ -336,6 +347,10 @@ class EchoClient(asyncio.BufferedProtocol):
         if self.closing:
             self.close_buf += view
             return
+        self._received(view)
+
+    def _received(self, view: memoryview) -> None:
+        """Check the bytes against the expected echoes; count the messages they complete."""
         ring = self.ring
         pos, n = self.rpos, len(view)
         at = 0
@@ -351,12 +366,16 @@ class EchoClient(asyncio.BufferedProtocol):
         new = done - (self.done - self.offset)
         if new:
             self.done += new
-            stats = self.stats
-            if stats.sending:
-                stats.completed += new
-                self._send(new)
-            elif self.done == self.sent and not self.drained.done():
-                self.drained.set_result(True)
+            self._completed(new)
+
+    def _completed(self, new: int) -> None:
+        """`new` more echoes arrived whole: replace them while sending, else see if all are back."""
+        stats = self.stats
+        if stats.sending:
+            stats.completed += new
+            self._send(new)
+        elif self.done == self.sent and not self.drained.done():
+            self.drained.set_result(True)
 
     def close(self) -> None:
         """Send a close frame; `lost` resolves when the server's close frame and EOF have arrived."""
@@ -383,7 +402,42 @@ class EchoClient(asyncio.BufferedProtocol):
             self.lost.set_result(True)
 
 
-async def stream_echo(url: str, workload: str, conns: int, inflight: int, duration: float) -> dict:
+class Window:
+    """The timed part of a workload: wall clock, the generator's CPU and the server's, start to stop.
+
+    With `marks`, "# clock started" and "# clock stopped" lines on stdout tell a caller running
+    something alongside (benchmarks/kernel.py) when the load is on.
+    """
+
+    def __init__(self, pid: int | None, marks: bool = False) -> None:
+        self.pid, self.marks = pid, marks
+
+    def start(self) -> None:
+        self.cpu0, self.server0 = own_cpu(), cpu_seconds(self.pid)
+        self.t0 = time.perf_counter()
+        if self.marks:
+            print("# clock started", flush=True)
+
+    def stop(self) -> float:
+        self.elapsed = time.perf_counter() - self.t0
+        self.cpu1, self.server1 = own_cpu(), cpu_seconds(self.pid)
+        if self.marks:
+            print("# clock stopped", flush=True)
+        return self.elapsed
+
+    def cpu(self, result: dict, work: float, unit: str) -> dict:
+        """Add both sides' CPU use and `work` (done in the window) per second of server CPU as `unit`."""
+        result["loadgen_cpu"] = round((self.cpu1 - self.cpu0) / self.elapsed, 3)
+        if self.server0 is not None and self.server1 is not None:
+            server = self.server1 - self.server0
+            result["server_cpu"] = round(server / self.elapsed, 3)
+            if server > 0:
+                result[f"{unit}_per_server_cpu_s"] = round(work / server, 1)
+        return result
+
+
+async def stream_echo(url: str, workload: str, conns: int, inflight: int, duration: float,
+                      pid: int | None = None, marks: bool = False) -> dict:
     ring = ring_for(workload)
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -397,14 +451,13 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
         await loop.create_connection(lambda c=c: c, host, port)
         clients.append(c)
     await asyncio.wait_for(asyncio.gather(*(c.ready for c in clients)), 10)
-    cpu0 = own_cpu()
-    t0 = time.perf_counter()
+    window = Window(pid, marks)
+    window.start()
     for c in clients:
         c.start()
     await asyncio.sleep(duration)
     stats.sending = False
-    elapsed = time.perf_counter() - t0
-    cpu1 = own_cpu()
+    elapsed = window.stop()
     completed = stats.completed
     for c in clients:
         if c.done == c.sent and not c.drained.done():
@@ -426,8 +479,10 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
         "seconds": round(elapsed, 3),
         "messages_per_s": round(completed / elapsed, 1),
         "MB_per_s": round(completed * ring.payload_len / elapsed / 1e6, 2),
-        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3),
     }
+    window.cpu(result, completed, "messages")
+    if ring.payload_len > 4096:
+        window.cpu(result, completed * ring.payload_len / 1e6, "MB")
     return _finish(result, stats)
 
 
@@ -583,7 +638,7 @@ async def one_session(loop: asyncio.AbstractEventLoop, addr: tuple[str, int], re
         sock.close()
 
 
-async def handshakes(url: str, duration: float, concurrency: int = 8) -> dict:
+async def handshakes(url: str, duration: float, pid: int | None = None, concurrency: int = 8) -> dict:
     ring = ring_for("W5")
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -607,13 +662,12 @@ async def handshakes(url: str, duration: float, concurrency: int = 8) -> dict:
                 done[0] += 1
             i += concurrency
 
-    cpu0 = own_cpu()
-    t0 = time.perf_counter()
+    window = Window(pid)
+    window.start()
     tasks = [asyncio.create_task(worker(w)) for w in range(concurrency)]
     await asyncio.sleep(duration)
     stop[0] = True
-    elapsed = time.perf_counter() - t0
-    cpu1 = own_cpu()
+    elapsed = window.stop()
     completed = done[0]
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
     result = {
@@ -621,8 +675,8 @@ async def handshakes(url: str, duration: float, concurrency: int = 8) -> dict:
         "seconds": round(elapsed, 3),
         "connections_per_s": round(completed / elapsed, 1),
         "concurrency": concurrency,
-        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3),
     }
+    window.cpu(result, completed, "connections")
     return _finish(result, stats)
 
 
@@ -684,30 +738,245 @@ async def idle(url: str, pid: int | None, count: int = 2000, settle: float = 1.0
     return _finish(result, stats)
 
 
+# -- W8: broadcast -------------------------------------------------------------------------------------
+
+
+class Tally:
+    """Which broadcast messages every member has: completion in order, latency, the sender's window.
+
+    Message k is complete when its copy has reached every member (the sender and every receiver);
+    TCP keeps each member's copies in order, so messages complete in order. The sender keeps
+    `window` messages in flight: it sends message k + window only once message k is complete.
+    """
+
+    SLOTS = 4096  # more than any window: slot k % SLOTS belongs to one message at a time
+
+    def __init__(self, stats: Stats, members: int) -> None:
+        self.stats, self.members = stats, members
+        self.arrivals = [0] * self.SLOTS
+        self.sent_at = [0.0] * self.SLOTS
+        self.tracked_from = 1 << 62  # messages before this one (warm-up) are not tracked
+        self.complete = 0  # the first message not yet complete (once tracking)
+        self.completed = 0  # messages completed while `counting`
+        self.counting = False
+        self.latencies: list[float] | None = None
+        self.window = 0
+        self.sender: Member | None = None
+        self.idle: asyncio.Future | None = None  # set when nothing is in flight
+
+    def track_from(self, k: int) -> None:
+        self.tracked_from = self.complete = k
+
+    def send(self, n: int) -> None:
+        sender = self.sender
+        now = time.perf_counter()
+        for k in range(sender.sent, sender.sent + n):  # type: ignore[union-attr]
+            self.sent_at[k % self.SLOTS] = now
+        sender._send(n)  # type: ignore[union-attr]
+
+    def fill(self) -> None:
+        """Send until `window` messages are in flight."""
+        n = self.complete + self.window - self.sender.sent  # type: ignore[union-attr]
+        if n > 0:
+            self.send(n)
+
+    def arrived(self, first: int, end: int) -> None:
+        """A member got messages first .. end-1."""
+        for k in range(max(first, self.tracked_from), end):
+            slot = k % self.SLOTS
+            count = self.arrivals[slot] + 1
+            if count < self.members:
+                self.arrivals[slot] = count
+                continue
+            self.arrivals[slot] = 0
+            if k != self.complete:
+                self.stats.error(f"message {k} reached every member before message {self.complete}")
+            self.complete = k + 1
+            if self.latencies is not None:
+                self.latencies.append(time.perf_counter() - self.sent_at[slot])
+            if self.counting:
+                self.completed += 1
+            if self.window:
+                self.fill()
+            if self.idle is not None and self.complete == self.sender.sent and not self.idle.done():  # type: ignore[union-attr]
+                self.idle.set_result(True)
+
+
+class Member(EchoClient):
+    """One chat connection: every broadcast message arrives, checked byte for byte, tallied.
+
+    A receiver's first copy says where it joined the broadcast (the number that starts the text);
+    from there on, every message must arrive, in order, exactly as the chat sends it.
+    """
+
+    def __init__(self, ring: Ring, stats: Stats, request: bytes, tally: Tally) -> None:
+        super().__init__(ring, 0, stats, request, 0, 16 * 1024)
+        self.tally = tally
+        self.joined: int | None = None  # the first message it got
+        self.pending = b""
+
+    def _received(self, view: memoryview) -> None:
+        if self.joined is None:
+            self.pending += view
+            # header (2 bytes), "[0]: ", then the message number: 8 digits
+            head = 2 + len(CHAT_PREFIX) + 8
+            if len(self.pending) < head:
+                return
+            digits = self.pending[head - 8 : head]
+            if not digits.isdigit():
+                return self._fail(f"not a chat message: {describe(self.pending)}", mismatch=True)
+            k = int(digits)
+            self.joined = self.done = self.offset = k
+            self.rpos = (k % self.ring.count) * self.ring.slen
+            view, self.pending = memoryview(self.pending), b""
+        super()._received(view)
+
+    def _completed(self, new: int) -> None:
+        self.tally.arrived(self.done - new, self.done)
+
+
+async def broadcast(url: str, receivers: int, duration: float, pid: int | None = None, window: int = 8) -> dict:
+    """W8: one sender, `receivers` receivers; deliveries per second, then time to the last receiver."""
+    ring = ring_for("W8")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    tally = Tally(stats, receivers + 1)
+    result: dict = {"receivers": receivers, "window": window}
+
+    async def connect(path: str) -> Member:
+        m = Member(ring, stats, upgrade_request(host, port, path), tally)
+        await loop.create_connection(lambda: m, host, port)
+        if not await asyncio.wait_for(m.ready, 30):
+            raise ConnectionError(stats.first_error or "handshake failed")
+        return m
+
+    async def settle(what: str, timeout: float = 30) -> bool:
+        """Wait until every message sent has reached every member."""
+        tally.idle = loop.create_future()
+        if tally.complete == sender.sent:
+            return True
+        try:
+            return await asyncio.wait_for(tally.idle, timeout)
+        except asyncio.TimeoutError:
+            stats.error(f"{what}: message {tally.complete} had not reached every member after {timeout:.0f} s "
+                        f"({tally.arrivals[tally.complete % Tally.SLOTS]} of {tally.members})")
+            return False
+
+    # The sender connects first, so the chat numbers it 0; its own copy of a first message says it is in.
+    sender = tally.sender = await connect("/W8/0")
+    tally.send(1)
+    deadline = time.perf_counter() + 10
+    while sender.joined is None and not sender.broken and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    if sender.joined is None:
+        stats.error(stats.first_error or "the sender never got its own first message back")
+        sender.transport.abort()  # type: ignore[union-attr]
+        return _finish(result, stats)
+    members = [sender]
+    sem = asyncio.Semaphore(64)
+
+    async def join(i: int) -> None:
+        async with sem:
+            try:
+                members.append(await connect(f"/W8/r{i}"))
+            except (OSError, asyncio.TimeoutError) as exc:
+                stats.error(f"receiver {i} did not connect: {exc}")
+
+    t_connect = time.perf_counter()
+    await asyncio.gather(*(join(i) for i in range(receivers)))
+    result["connect_s"] = round(time.perf_counter() - t_connect, 2)
+    # Warm-up: a message every 50 ms until every receiver has one (a server may register a client
+    # a little after its 101); from the next message on, every member must get every message.
+    deadline = time.perf_counter() + 10
+    while not stats.errors and any(m.joined is None for m in members) and time.perf_counter() < deadline:
+        tally.send(1)
+        await asyncio.sleep(0.05)
+    missing = sum(m.joined is None for m in members)
+    if missing:
+        stats.error(f"{missing} of {receivers} receivers got no broadcast message within 10 s")
+    if not stats.errors:
+        tally.track_from(sender.sent)
+        # Deliveries per second: `window` messages in flight.
+        measure = Window(pid)
+        tally.window, tally.counting = window, True
+        measure.start()
+        tally.fill()
+        await asyncio.sleep(duration)
+        tally.window, tally.counting = 0, False
+        elapsed = measure.stop()
+        messages = tally.completed
+        deliveries = messages * tally.members
+        result.update(messages=messages, seconds=round(elapsed, 3), deliveries=deliveries,
+                      deliveries_per_s=round(deliveries / elapsed, 1))
+        measure.cpu(result, deliveries, "deliveries")
+        # Time to the last member: one message at a time, from its write to its last copy's arrival.
+        if await settle("after the timed part"):
+            tally.latencies = []
+            tally.window = 1
+            tally.fill()
+            await asyncio.sleep(max(duration / 2, 0.5))
+            tally.window = 0
+            await settle("after the latency part")
+            lat = sorted(tally.latencies)
+            tally.latencies = None
+            if lat:
+                result.update(latency_messages=len(lat), p50_ms=round(lat[len(lat) // 2] * 1000, 2),
+                              p99_ms=round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 2))
+    for m in members:
+        m.close()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(m.lost for m in members)), 30)
+    except asyncio.TimeoutError:
+        stats.error("server did not close every chat connection after the close handshake")
+        for m in members:
+            m.transport.abort()  # type: ignore[union-attr]
+    return _finish(result, stats)
+
+
 # -- main -------------------------------------------------------------------------------------------------
 
 
-def run_workload(name: str, url: str, pid: int | None, duration: float) -> dict:
+def run(coroutine: Coroutine[Any, Any, dict], fast_loop: bool = False) -> dict:
+    """Run a workload on asyncio's loop, or with `fast_loop` on uvloop if it is installed; the result
+    says which. uvloop reads a thousand sockets cheaper, so W8's generator reaches ~1.2x further
+    against the reference server; on W1-W6 it made no difference worth the change (W5 lost)."""
+    if fast_loop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return {**uvloop.run(coroutine), "loop": "uvloop"}
+    return {**asyncio.run(coroutine), "loop": "asyncio"}
+
+
+def run_workload(name: str, url: str, pid: int | None, duration: float, receivers: int = RECEIVERS,
+                 marks: bool = False) -> dict:
     server_cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     if name == "W1":
-        result = asyncio.run(stream_echo(url, "W1", 16, 32, duration))
+        result = run(stream_echo(url, "W1", 16, 32, duration, pid, marks))
     elif name == "W2":
         result = latency(url, duration)
     elif name == "W3":
-        result = asyncio.run(stream_echo(url, "W3", 1, 4, duration))
+        result = run(stream_echo(url, "W3", 1, 4, duration, pid))
     elif name == "W4":
-        result = asyncio.run(stream_echo(url, "W4", 1, 4, duration))
+        result = run(stream_echo(url, "W4", 1, 4, duration, pid))
     elif name == "W5":
-        result = asyncio.run(handshakes(url, duration))
+        result = run(handshakes(url, duration, pid))
     elif name == "W6":
-        result = asyncio.run(idle(url, pid))
+        result = run(idle(url, pid))
+    elif name == "W8":
+        result = run(broadcast(url, receivers, duration, pid), fast_loop=True)
     else:
         raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
     wall = time.perf_counter() - t0
     server_cpu1 = cpu_seconds(pid)
-    if server_cpu0 is not None and server_cpu1 is not None and name != "W6":
-        # Over the whole call (setup and drain included): a rough figure, good enough to see saturation.
+    if server_cpu0 is not None and server_cpu1 is not None and name not in ("W6",) and "server_cpu" not in result:
+        # Over the whole call (setup included): a rough figure, good enough to see saturation. The
+        # timed workloads measure it over their timed part instead (and work per server CPU-second).
         result["server_cpu"] = round((server_cpu1 - server_cpu0) / wall, 3)
     return {"workload": name, **result}
 
@@ -716,6 +985,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="the server's ws:// URL")
     parser.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6", help="comma-separated: " + ", ".join(WORKLOADS))
+    parser.add_argument("--receivers", type=int, default=RECEIVERS, help=f"W8's receivers (default {RECEIVERS:,})")
+    parser.add_argument("--marks", action="store_true", help='print "# clock started/stopped" around W1\'s timed part')
     parser.add_argument("--server-pid", type=int, help="server process id (CPU use; W6 reads its RSS)")
     parser.add_argument("--duration", type=float, help="seconds per timed workload (default: per workload)")
     parser.add_argument("--quick", action="store_true", help="short durations for a smoke run")
@@ -726,7 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in [w.strip().upper() for w in args.workloads.split(",") if w.strip()]:
         duration = args.duration or (QUICK if args.quick else DURATIONS)[name]
         try:
-            result = run_workload(name, args.url, args.server_pid, duration)
+            result = run_workload(name, args.url, args.server_pid, duration, args.receivers, args.marks)
         except Exception as exc:  # report and go on with the next workload
             result = {"workload": name, "errors": 1, "first_error": f"{type(exc).__name__}: {exc}"}
         failed = failed or bool(result.get("errors"))

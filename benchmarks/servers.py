@@ -1,12 +1,25 @@
 """The benchmark's other servers, each run as its own process; the first stdout line is the ws:// URL.
 
-    python benchmarks/servers.py websockets [--port 0]   the baseline: websockets' asyncio server
-    python benchmarks/servers.py reference  [--port 0]   the load generator's ceiling (not a WebSocket server)
+    python benchmarks/servers.py websockets [--chat] [--port 0]   the baseline: websockets' asyncio server
+    python benchmarks/servers.py aiohttp    [--chat]              aiohttp's web server, WebSocketResponse
+    python benchmarks/servers.py picows     [--chat] [--uvloop]   picows (Cython), on asyncio's loop or uvloop
+    python benchmarks/servers.py reference  [--port 0]            the load generator's ceiling (not a WebSocket server)
+
+Every peer runs the way its documentation shows, compression off (the benchmark measures WebSocket
+work, not zlib), 16 MiB message limit. The echo sends every message back whole (a fragmented
+message comes back merged, as wsplay's echo and websockets do). `--chat` serves the seed's chat
+instead (W8): every text message is written to every connected client, the sender included, as
+"[n]: text", n being the sender's place in the list of clients in the order they connected:
+websockets with its `broadcast()`, aiohttp and picows with a plain loop over their connections.
 
 The reference server does no WebSocket work at all: it answers the handshake, then for every whole
 client message's worth of bytes received it sends the precomputed echo bytes of that message (it
-knows the workload from the request path the load generator uses). It costs about one `recv` and one
-`send` per batch, so what the load generator achieves against it is the generator's own ceiling.
+knows the workload from the request path the load generator uses; for W8 it writes them to every
+connection). It costs about one `recv` and one `send` per batch, so what the load generator achieves
+against it is the generator's own ceiling.
+
+`start(kind, chat=..., port=...)` starts a server on the running loop and returns its URL and a
+coroutine function that stops it: benchmarks/kernel.py uses it to run a peer on a Jupyter kernel's loop.
 """
 
 from __future__ import annotations
@@ -19,8 +32,15 @@ import resource
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from loadgen import CLOSE_1000, ring_for  # this directory is on sys.path when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loadgen, when imported from a kernel
+from loadgen import CLOSE_1000, ring_for  # noqa: E402
+
+KINDS = ("websockets", "aiohttp", "picows", "reference")
+MAX_SIZE = 16 * 2**20
+Stop = Callable[[], Awaitable[None]]
 
 
 def _raise_fd_limit() -> None:
@@ -31,20 +51,135 @@ def _raise_fd_limit() -> None:
 # -- websockets ---------------------------------------------------------------------------------------
 
 
-async def websockets_main(port: int) -> None:
-    from websockets.asyncio.server import serve
+async def start_websockets(port: int, chat: bool) -> tuple[str, Stop]:
+    from websockets.asyncio.server import broadcast, serve
+
+    clients: list = []
 
     async def echo(ws):  # type: ignore[no-untyped-def]
         async for message in ws:
             await ws.send(message)
 
-    stop = asyncio.get_running_loop().create_future()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    async with serve(echo, "127.0.0.1", port, compression=None, max_size=16 * 2**20) as server:
-        bound = server.sockets[0].getsockname()[1]
-        print(f"ws://127.0.0.1:{bound}/", flush=True)
-        await stop
+    async def chat_handler(ws):  # type: ignore[no-untyped-def]
+        clients.append(ws)
+        try:
+            async for message in ws:
+                broadcast(clients, f"[{clients.index(ws)}]: {message}")
+        finally:
+            clients.remove(ws)
+
+    server = await serve(chat_handler if chat else echo, "127.0.0.1", port, compression=None, max_size=MAX_SIZE)
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/", stop
+
+
+# -- aiohttp ------------------------------------------------------------------------------------------
+
+
+async def start_aiohttp(port: int, chat: bool) -> tuple[str, Stop]:
+    from aiohttp import WSMsgType, web
+
+    clients: list[web.WebSocketResponse] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_SIZE)
+        await ws.prepare(request)
+        if chat:
+            clients.append(ws)
+        try:
+            async for msg in ws:
+                if chat:
+                    if msg.type is WSMsgType.TEXT:
+                        text = f"[{clients.index(ws)}]: {msg.data}"
+                        for client in list(clients):
+                            try:
+                                await client.send_str(text)
+                            except ConnectionError:
+                                pass  # that client is leaving; its own handler removes it
+                elif msg.type is WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+        finally:
+            if chat:
+                clients.remove(ws)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
+    await site.start()
+    bound = runner.addresses[0][1]
+
+    async def stop() -> None:
+        await runner.cleanup()
+
+    return f"ws://127.0.0.1:{bound}/", stop
+
+
+# -- picows -------------------------------------------------------------------------------------------
+
+
+async def start_picows(port: int, chat: bool) -> tuple[str, Stop]:
+    from picows import WSListener, WSMsgType, ws_create_server
+
+    clients: list = []
+
+    class Echo(WSListener):  # type: ignore[misc]
+        """picows hands over frames, not messages: a fragmented message is merged here."""
+
+        def __init__(self) -> None:
+            self.parts: bytearray | None = None
+            self.kind = WSMsgType.BINARY
+
+        def on_ws_frame(self, transport, frame) -> None:  # type: ignore[no-untyped-def]
+            kind = frame.msg_type
+            if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                if frame.fin:
+                    transport.send(kind, frame.get_payload_as_memoryview())
+                else:
+                    self.kind, self.parts = kind, bytearray(frame.get_payload_as_memoryview())
+            elif kind is WSMsgType.CONTINUATION and self.parts is not None:
+                self.parts += frame.get_payload_as_memoryview()
+                if frame.fin:
+                    transport.send(self.kind, self.parts)
+                    self.parts = None
+            elif kind is WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+
+    class Chat(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport) -> None:  # type: ignore[no-untyped-def]
+            clients.append(transport)
+
+        def on_ws_frame(self, transport, frame) -> None:  # type: ignore[no-untyped-def]
+            kind = frame.msg_type
+            if kind is WSMsgType.TEXT:
+                data = b"[%d]: " % clients.index(transport) + frame.get_payload_as_bytes()
+                for client in clients:
+                    client.send(WSMsgType.TEXT, data)
+            elif kind is WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+
+        def on_ws_disconnected(self, transport) -> None:  # type: ignore[no-untyped-def]
+            clients.remove(transport)
+
+    listener = Chat if chat else Echo
+    server = await ws_create_server(lambda request: listener(), "127.0.0.1", port,
+                                    max_frame_size=MAX_SIZE, backlog=4096)
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/", stop
 
 
 # -- reference (load generator ceiling) -------------------------------------------------------------------
@@ -52,6 +187,7 @@ async def websockets_main(port: int) -> None:
 
 class Reference(asyncio.Protocol):
     rings: dict[str, object] = {}
+    members: list[Reference] = []  # W8: every connection gets every message
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -61,6 +197,7 @@ class Reference(asyncio.Protocol):
         self.received = 0  # bytes of client messages
         self.answered = 0  # messages echoed
         self.closing = False
+        self.broadcast = False
 
     def data_received(self, data: bytes) -> None:
         if self.ring is None:
@@ -77,7 +214,10 @@ class Reference(asyncio.Protocol):
             if workload not in self.rings:
                 self.rings[workload] = ring_for(workload)
             self.ring = self.rings[workload]
-            self.first = int(first or 0)
+            self.broadcast = workload == "W8"
+            self.first = 0 if self.broadcast else int(first or 0)  # W8's sender always starts at 0
+            if self.broadcast:
+                self.members.append(self)
             self.transport.write(
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
@@ -93,38 +233,68 @@ class Reference(asyncio.Protocol):
             while n:  # client and server rings hold the same messages in the same order
                 i = first % ring.count
                 k = min(n, ring.count - i)
-                self.transport.write(ring.server2[i * ring.slen : (i + k) * ring.slen])
+                chunk = ring.server2[i * ring.slen : (i + k) * ring.slen]
+                for member in self.members if self.broadcast else (self,):
+                    member.transport.write(chunk)
                 first += k
                 n -= k
             self.answered = whole
         # The load generator's close frame (8 bytes) leaves a remainder that is not a message.
         if self.received - whole * ring.clen == 8 and data.endswith(CLOSE_1000) and not self.closing:
             self.closing = True
+            if self.broadcast:
+                self.members.remove(self)
             self.transport.write(b"\x88\x02\x03\xe8")
             self.transport.close()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.broadcast and self in self.members:
+            self.members.remove(self)
 
-async def reference_main(port: int) -> None:
+
+async def start_reference(port: int, chat: bool) -> tuple[str, Stop]:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(Reference, "127.0.0.1", port, backlog=4096)
-    stop = loop.create_future()
+
+    async def stop() -> None:
+        server.close()
+
+    return f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/", stop
+
+
+async def start(kind: str, chat: bool = False, port: int = 0) -> tuple[str, Stop]:
+    """Start a `kind` server (echo, or the chat with `chat`) on the running loop: (URL, stop)."""
+    starters = {"websockets": start_websockets, "aiohttp": start_aiohttp, "picows": start_picows,
+                "reference": start_reference}
+    return await starters[kind](port, chat)
+
+
+async def serve_until_signalled(kind: str, chat: bool, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = loop.create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-    print(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/", flush=True)
-    await stop
-    server.close()
+        loop.add_signal_handler(sig, lambda: stopping.done() or stopping.set_result(None))
+    url, stop = await start(kind, chat, port)
+    print(url, flush=True)
+    await stopping
+    await stop()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["websockets", "reference"])
+    parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--chat", action="store_true", help="serve the chat (W8) instead of the echo")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio's own loop")
     args = parser.parse_args()
     _raise_fd_limit()
-    if args.kind == "websockets":
-        asyncio.run(websockets_main(args.port))
+    main_coroutine = serve_until_signalled(args.kind, args.chat, args.port)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(main_coroutine)
     else:
-        asyncio.run(reference_main(args.port))
+        asyncio.run(main_coroutine)
     return 0
 
 

@@ -1,37 +1,72 @@
-"""The benchmark still runs: a one-round smoke run of W1 and W2 against wsplay and websockets.
+"""The benchmark still runs: one short round of every workload against wsplay and every peer installed.
 
-Only that it works and that every echo checked out is asserted here, never a speed: the machine
-running the tests is not quiet enough for that (see benchmarks/README.md for measuring).
+Only that it works, that every echo and every broadcast copy checked out and that each workload
+produced its numbers is asserted here, never a speed: the machine running the tests is not quiet
+enough for that (see benchmarks/README.md for measuring).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
+# The peers and the packages they need (the test extra installs them all, so CI runs every one).
+PEERS = {"websockets": [], "aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"]}
+KERNEL_SERVERS = {"wsplay-reactive", "websockets", "aiohttp", "picows"}  # W9 starts these in a kernel
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]
+# The numbers each workload must produce.
+PRODUCES = {
+    "W1": ["messages_per_s", "messages_per_server_cpu_s", "loadgen_cpu"],
+    "W2": ["p50_us", "p99_us"],
+    "W3": ["MB_per_s", "MB_per_server_cpu_s"],
+    "W4": ["MB_per_s", "MB_per_server_cpu_s"],
+    "W5": ["connections_per_s", "connections_per_server_cpu_s"],
+    "W6": ["bytes_per_connection"],
+    "W8": ["deliveries_per_s", "deliveries_per_server_cpu_s", "p50_ms", "p99_ms"],
+    "W9": ["idle_p50_ms", "idle_p99_ms", "p50_ms", "p99_ms", "messages_per_s"],
+}
 
-def test_quick_benchmark_runs_without_errors(tmp_path):
+
+def installed(modules: list[str]) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_runs_every_workload_on_every_peer(tmp_path):
+    servers = ["wsplay-reactive", *(name for name, needs in PEERS.items() if installed(needs))]
+    workloads = WORKLOADS if installed(["ipykernel", "jupyter_client"]) else WORKLOADS[:-1]
     out = tmp_path / "bench.json"
+    # Half a second per timed part and 100 receivers for W8: about 45 s on 2 cores with every peer.
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "W1,W2",
-         "--servers", "wsplay-reactive,websockets", "--rounds", "1", "--json", str(out)],
-        capture_output=True, text=True, timeout=90, cwd=REPO,
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--duration", "0.5", "--receivers", "100",
+         "--only", ",".join(workloads), "--servers", ",".join(servers), "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=280, cwd=REPO,
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    report = json.loads(out.read_text())
-    runs = report["results"]
-    assert {(r["server"], r["workload"]) for r in runs} == {
-        (s, w) for s in ("wsplay-reactive", "websockets") for w in ("W1", "W2")
-    }
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    runs = json.loads(out.read_text())["results"]
+    expected = {(s, w) for s in servers for w in workloads if w != "W9" or s in KERNEL_SERVERS}
+    assert {(r["server"], r["workload"]) for r in runs} == expected
     for r in runs:
         assert r["errors"] == 0 and r["mismatches"] == 0, r
-    assert all(r["messages"] > 0 for r in runs if r["workload"] == "W1")
-    assert all(r["round_trips"] > 0 and r["p99_us"] >= r["p50_us"] for r in runs if r["workload"] == "W2")
-    assert "wsplay-reactive" in done.stdout and "x)" in done.stdout  # the table with ratios was printed
+        for key in PRODUCES[r["workload"]]:
+            assert isinstance(r.get(key), (int, float)) and r[key] > 0, (key, r)
+    for r in runs:
+        if r["workload"] == "W8":
+            assert r["receivers"] == 100 and r["deliveries"] == r["messages"] * 101, r
+            assert r["latency_messages"] > 0 and r["p99_ms"] >= r["p50_ms"], r
+        if r["workload"] == "W9":
+            assert r["cells"] > 0 and r["idle_cells"] > 0, r
+    # the three tables, with ratios to websockets
+    for title in ("Throughput, latency and memory", "Per second of server CPU", "Broadcast (W8)"):
+        assert title in done.stdout
+    assert "wsplay-reactive" in done.stdout and "x)" in done.stdout
 
 
 def test_quick_allocation_measurement_runs():
