@@ -170,7 +170,7 @@ class Host:
         """Keep the last `frames` frames and `events` events for the panel and `host.frames`.
 
         Payloads larger than 256 bytes are kept whole while their total stays within `payload_bytes`
-        (64 MiB by default); beyond it their first 256 bytes are kept and the record says it was cut.
+        (1 MiB by default); beyond it their first 256 bytes are kept and the record says it was cut.
         `record(False)` records nothing (not even counters): the fastest setting.
         """
         if frames is False:

@@ -6,7 +6,7 @@ cheap on the hot path; appends and snapshots are single C-level deque operations
 loop thread and a notebook cell.
 
 Payloads: a frame of at most PREVIEW bytes is always kept whole. Larger payloads are kept whole while
-the recorder's payload budget (`payload_bytes`, 64 MiB by default) has room, counting the large
+the recorder's payload budget (`payload_bytes`, 1 MiB by default) has room, counting the large
 payloads still in the log; beyond it only their first PREVIEW bytes are kept, and the record says so
 (`FrameRecord.cut`). Keeping a payload whole copies nothing (the record holds the bytes object the
 handler got); a payload that is not `bytes` (a borrowed view under do_not_allocate_frame_data(), a
@@ -29,10 +29,11 @@ from wsplay.protocol.frames import Header, apply_mask
 
 __all__ = ["KEEP_CLOSED", "PAYLOAD_BUDGET", "Recorder"]
 
-# Whole payloads kept per recorder, beyond PREVIEW bytes each. A 2 GB Binder pod runs the kernel,
-# JupyterLab and the browser's tab too; 64 MiB lets a notebook run a host and a few clients that
-# each fill their budget without coming near the pod's limit.
-PAYLOAD_BUDGET = 64 * 1024 * 1024
+# Whole payloads kept per recorder, beyond PREVIEW bytes each: enough for the latest large message or
+# two. Not more by default: every payload held is memory the allocator cannot hand out again while it
+# is warm in the cache, and large traffic pays for that (W4, 1 MiB messages as 16 KiB fragments: 3%
+# slower with 1 MiB kept, 11% with 4 MiB, 24% with 64 MiB; benchmarks/README.md).
+PAYLOAD_BUDGET = 1024 * 1024
 _monotonic = time.monotonic  # asyncio's loop.time(): records keep it, snapshots show wall-clock time
 KEEP_CLOSED = 1000  # closed connections whose counters are kept (a long-running host forgets older ones)
 
