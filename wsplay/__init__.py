@@ -9,7 +9,7 @@ import logging
 
 from wsplay import check
 from wsplay.client import Client, connect, connect_async
-from wsplay.core import Compression, Connection, ConnectionOptions, Frame, RawFrame, Settings
+from wsplay.core import Compression, Connection, ConnectionOptions, Frame, RawFrame, Settings, broadcast
 from wsplay.engine import HandlerError, RequestInfo, SocketConnection
 from wsplay.errors import AlreadyClosed, ConnectionClosed, HandshakeError, HostError, InvalidState, ProtocolError, WsplayError
 from wsplay.flavors import (
@@ -110,6 +110,7 @@ __all__ = [
     "TaskFailed",
     "Websocket",
     "WsplayError",
+    "broadcast",
     "connect",
     "connect_async",
     "replay",

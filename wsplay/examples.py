@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from wsplay.core.connection import broadcast
 from wsplay.core.frame import Frame
 from wsplay.engine.connection import SocketConnection
 from wsplay.errors import ConnectionClosed, InvalidState
@@ -22,9 +23,14 @@ EXAMPLES = ("chat", "echo")
 
 
 async def _broadcast(clients: list[Any], text: str) -> None:
-    for client in list(clients):
+    if clients and isinstance(clients[0], SocketConnection):
+        # The seed awaits WriteAsync for each client in turn; broadcast() encodes the frame once and
+        # waits for none of them, so one slow reader cannot hold up the room (its write limit cuts it off).
+        broadcast(clients, text)
+        return
+    for client in list(clients):  # the legacy flavor's connections: their own send()
         try:
-            await (client.send(text) if hasattr(client, "send") else client.write(text))
+            await client.send(text)
         except (ConnectionClosed, InvalidState):
             pass  # that client is leaving; its own close removes it from the list
 

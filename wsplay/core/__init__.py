@@ -8,8 +8,8 @@
     connection.py  Connection: frames in and out, the close handshake, failing, recording
 """
 
-from wsplay.core.connection import Connection
+from wsplay.core.connection import Connection, broadcast
 from wsplay.core.frame import Frame, RawFrame
 from wsplay.core.options import Compression, ConnectionOptions, Settings
 
-__all__ = ["Compression", "Connection", "ConnectionOptions", "Frame", "RawFrame", "Settings"]
+__all__ = ["Compression", "Connection", "ConnectionOptions", "Frame", "RawFrame", "Settings", "broadcast"]

@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from threading import get_ident
-from collections.abc import Awaitable, Callable, Collection, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
 from typing import Any
 
 from wsplay import runtime
@@ -39,9 +39,9 @@ from wsplay.observe import ConnectionClosedRecord, ConnectionOpened, Counters, L
 from wsplay.protocol.connection import Connection as Codec
 from wsplay.protocol.connection import Incoming, Side
 from wsplay.protocol.deflate import Compression, Negotiated
-from wsplay.protocol.frames import FrameType, encode_close_payload
+from wsplay.protocol.frames import FrameType, encode_close_payload, encode_header
 
-__all__ = ["Connection", "check_close", "control_payload"]
+__all__ = ["Connection", "broadcast", "check_close", "control_payload"]
 
 log = logging.getLogger("wsplay")
 
@@ -151,6 +151,7 @@ class Connection:
         self.task: asyncio.Task[Any] | None = None
         self.write_lock = asyncio.Lock()
         self.dropped_writes = 0
+        self._midmessage = False  # a fragmented message is being sent: broadcast() must not cut in
         self._task_failed = task_failed
         self._tasks: set[asyncio.Task[Any]] | None = None  # what spawn() started and is still running
 
@@ -253,7 +254,7 @@ class Connection:
 
     def try_read_frame(self) -> Frame | None:
         """Return the next frame if one is already buffered, else None, without waiting."""
-        if not runtime.in_loop_thread():
+        if get_ident() != self._loop_thread:
             return runtime.run_sync(self._try_read())
         return self._next()
 
@@ -401,8 +402,13 @@ class Connection:
             if self._shut or codec.close_sent is None:  # wsplay or the peer ended it, not this side's close()
                 raise self._closed_error()
             self._refuse(opcode)
-        head, body = codec.send_frame(opcode, payload, fin)
-        if opcode == 9:
+        if self._server and codec.deflate is None:  # send_frame()'s own hot path, without the call
+            head, body = encode_header(opcode, len(payload), fin), payload
+        else:
+            head, body = codec.send_frame(opcode, payload, fin)
+        if opcode < 3:
+            self._midmessage = not fin
+        elif opcode == 9:
             self._note_ping(bytes(payload))
         n = len(body)
         rec = self._rec
@@ -731,3 +737,50 @@ class Connection:
     @property
     def handler_name(self) -> str:
         return self._watch.handler if self._watch is not None else "handle()"
+
+
+def broadcast(connections: Iterable[Connection], message: str | bytes | bytearray | memoryview) -> int:
+    """Send one message to many connections (a chat's fan-out); return how many it was written to.
+
+    A `str` goes as a TEXT frame, bytes as BINARY. The frame is encoded once and written to every
+    connection without waiting for any of them, as `websockets.broadcast()` does: a peer that stops
+    reading is cut off by its write limit (close code 1008) instead of holding up the others, where
+    the seed's loop of `await connection.write()` waits for each in turn. Skipped: connections that
+    are closing or closed, and any in the middle of sending a fragmented message (a frame between its
+    fragments would break it). A compressed connection gets the message compressed with its own
+    context, a client's is masked, as write() would.
+
+    On wsplay's loop it writes at once; anywhere else (a cell, a thread) it runs there and returns
+    once written.
+    """
+    if not runtime.in_loop_thread():
+        return runtime.run_sync(_broadcast_async(list(connections), message))
+    if isinstance(message, str):
+        payload, opcode = message.encode("utf-8"), FrameType.TEXT
+    else:
+        payload, opcode = bytes(message), FrameType.BINARY
+    n = len(payload)
+    wire = None  # the frame as a server sends it uncompressed: the same bytes for every such peer
+    now = 0.0
+    sent = 0
+    for connection in connections:
+        if not isinstance(connection, Connection):
+            raise TypeError(f"broadcast() sends to connections, not to {type(connection).__name__} {connection!r}: pass e.g. host.connections")
+        stream = connection._stream
+        codec = connection._codec
+        if stream is None or stream.lost or codec.close_sent is not None or codec.failure is not None or connection._midmessage:
+            continue
+        if connection._server and codec.deflate is None and n < LARGE:
+            if wire is None:
+                wire, now = encode_header(opcode, n) + payload, connection._loop.time()  # type: ignore[union-attr]
+            if connection._rec is not None:
+                connection._rec.frame_out_wire(connection._counters, connection.id, wire, n, now)  # type: ignore[arg-type]
+            stream.write(wire)
+        else:
+            connection._send(payload, opcode, True, True)
+        sent += 1
+    return sent
+
+
+async def _broadcast_async(connections: list[Connection], message: str | bytes | bytearray | memoryview) -> int:
+    return broadcast(connections, message)

@@ -11,6 +11,7 @@ nothing of frames: the connection above it (`wsplay.core.connection`) does.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 from wsplay.protocol.connection import Connection as Codec
@@ -23,6 +24,41 @@ READ_PAUSE = 4 * 1024 * 1024  # stop reading when this much waits for a busy rea
 
 def _nothing() -> None:
     pass
+
+
+class _Flusher:
+    """Flush every stream written to in one loop iteration from one callback, not one callback each
+    (a broadcast to a thousand peers would otherwise schedule a thousand)."""
+
+    __slots__ = ("loop", "streams")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.streams: list[Stream] = []
+
+    def add(self, stream: Stream) -> None:
+        if not self.streams:
+            self.loop.call_soon(self.run)
+        self.streams.append(stream)
+
+    def run(self) -> None:
+        streams, self.streams = self.streams, []
+        for stream in streams:
+            if stream._flush_scheduled:  # not flushed by other means since
+                try:
+                    stream.flush()
+                except Exception as exc:  # as the loop would report its own callback's, and flush the rest
+                    self.loop.call_exception_handler({"message": "wsplay: flushing a stream failed", "exception": exc})
+
+
+_flushers = threading.local()  # a loop runs in one thread: its streams share that thread's flusher
+
+
+def _flusher_for(loop: asyncio.AbstractEventLoop) -> _Flusher:
+    flusher: _Flusher | None = getattr(_flushers, "flusher", None)
+    if flusher is None or flusher.loop is not loop:
+        flusher = _flushers.flusher = _Flusher(loop)
+    return flusher
 
 
 class Stream(asyncio.BufferedProtocol):
@@ -71,6 +107,7 @@ class Stream(asyncio.BufferedProtocol):
         self._out: list[bytes] = []
         self._corked = 0  # bytes in _out
         self._flush_scheduled = False
+        self._flusher = _flusher_for(loop)
         self.write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         if transport.get_write_buffer_limits()[1] != high_water:  # setting them costs more than asking
@@ -147,7 +184,7 @@ class Stream(asyncio.BufferedProtocol):
             self.flush()
         elif flush and not self._flush_scheduled:
             self._flush_scheduled = True
-            self._loop.call_soon(self.flush)
+            self._flusher.add(self)
 
     def write_through(self, head: bytes, body: bytes | bytearray | memoryview) -> None:
         """Send a frame with a large payload now, after what is corked, without joining the two."""

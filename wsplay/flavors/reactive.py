@@ -61,6 +61,10 @@ class ReactiveHandler:
 Callback = Callable[[SocketConnection, Frame], Awaitable[Any] | Any]
 
 
+def _nothing_buffered() -> None:
+    return None
+
+
 async def pump(connection: SocketConnection, handler: Any) -> None:
     """Read frames and dispatch them to `handler`'s on_* methods until the connection closes."""
     dispatch: dict[FrameType, Callback] = {
@@ -75,9 +79,14 @@ async def pump(connection: SocketConnection, handler: Any) -> None:
     await maybe_await(handler.on_connected(connection))
     read = connection.read_frame
     watching = connection.watching
+    # A frame already buffered (a read often brings several) is taken without creating a coroutine;
+    # in development mode every read goes through read_frame(), which times the handler for stalls.
+    buffered = connection.try_read_frame if not watching else _nothing_buffered
     try:
         while True:
-            frame = await read()
+            frame = buffered()
+            if frame is None:
+                frame = await read()
             callback = dispatch[frame.type]
             if watching:  # development mode: name what holds the pump if it stalls
                 connection.note_handler(getattr(callback, "__qualname__", repr(callback)))
