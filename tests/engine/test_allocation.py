@@ -187,19 +187,24 @@ def test_borrowing_allocates_less_per_frame_sans_io(wire):
 
 
 def socket_peak(hosts, raw_client, wire, no_allocate: bool, frames: int = 40) -> int:
-    """Peak traced memory while the server takes `frames` 32 KiB frames, its handler just measuring them."""
+    """Traced memory in use while the handler holds each of `frames` 32 KiB frames (its highest), over a
+    real socket. Recording is off: this measures what the frame path allocates, not what a recorder keeps."""
     done: queue.Queue[int] = queue.Queue()
     seen = [0]
+    in_use: list[int] = []
 
     async def on_binary(connection, frame):
         seen[0] += len(frame)
+        if tracemalloc.is_tracing():
+            _ = frame.data if not no_allocate else frame.raw.memory  # what the handler reads, alive now
+            in_use.append(tracemalloc.get_traced_memory()[0])
         if frame.raw.fin and len(frame) == 1:
             done.put(seen[0])
 
     builder = Websocket.functional().on_binary(on_binary)
     if no_allocate:
         builder.do_not_allocate_frame_data()
-    host = hosts(builder)
+    host = hosts(builder, configure=lambda h: h.record(False))
     raw = raw_client(host.bound_port)
     raw.handshake()
     data = wire.mask_frame(2, os.urandom(FRAME), mask=b"\x11\x22\x33\x44")
@@ -211,21 +216,19 @@ def socket_peak(hosts, raw_client, wire, no_allocate: bool, frames: int = 40) ->
     gc.collect()
     tracemalloc.start()
     try:
-        tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
         sender = threading.Thread(target=raw.send, args=(stream,))
         sender.start()
         total = done.get(timeout=5 * wire.UNIT)
-        peak = tracemalloc.get_traced_memory()[1] - base
         sender.join(5 * wire.UNIT)
     finally:
         tracemalloc.stop()
     assert total == frames * FRAME + 1
-    return peak
+    return max(in_use[:-1]) - base  # the 1-byte end marker aside
 
 
 def test_borrowing_allocates_less_over_a_real_socket(hosts, raw_client, wire):
     copy_peak = socket_peak(hosts, raw_client, wire, no_allocate=False)
     borrow_peak = socket_peak(hosts, raw_client, wire, no_allocate=True)
-    print(f"\nreal socket, 40 frames of {FRAME // 1024} KiB: peak traced memory copy {copy_peak} B, borrow {borrow_peak} B")
-    assert borrow_peak < copy_peak
+    print(f"\nreal socket, 40 frames of {FRAME // 1024} KiB: traced memory in use in the handler, copy {copy_peak} B, borrow {borrow_peak} B")
+    assert borrow_peak < copy_peak - FRAME // 2  # a copy holds the payload; a borrowed view does not

@@ -49,6 +49,7 @@ _TYPES = {t.value: t for t in FrameType}
 _DONE = runtime.Done(None)
 _WRITE_TIMEOUT = 60.0  # a caller on another thread waits at most this long for a slow peer to read
 _PINGS_KEPT = 16  # pings remembered for their round-trip time
+_monotonic = time.monotonic  # what asyncio's loop.time() reads; records take it straight (uvloop's is coarser)
 
 
 def check_close(code: int | None, reason: str) -> None:
@@ -413,16 +414,16 @@ class Connection:
         n = len(body)
         rec = self._rec
         if rec is not None and codec.last_deflated is not None and opcode < 3:
-            rec.frame_deflated(self._counters, self.id, "out", head, payload, codec.last_deflated, self._loop.time())  # type: ignore[arg-type, union-attr]
+            rec.frame_deflated(self._counters, self.id, "out", head, payload, codec.last_deflated, _monotonic())  # type: ignore[arg-type]
             rec = None  # recorded
         if n < LARGE:
             data = head + body
             if rec is not None:  # one object kept for the record: the frame as sent
-                rec.frame_out_wire(self._counters, self.id, data, n, self._loop.time())  # type: ignore[arg-type, union-attr]
+                rec.frame_out_wire(self._counters, self.id, data, n, _monotonic())  # type: ignore[arg-type]
             stream.write(data, flush)
         else:
             if rec is not None:
-                rec.frame_out(self._counters, self.id, head, payload, self._loop.time())  # type: ignore[arg-type, union-attr]
+                rec.frame_out(self._counters, self.id, head, payload, _monotonic())  # type: ignore[arg-type]
             stream.write_through(head, body)
 
     def _refuse(self, opcode: int) -> None:
@@ -436,7 +437,7 @@ class Connection:
     def _send_control(self, data: bytes) -> None:
         """Record and send a whole encoded control frame (a close) at once."""
         if self._rec is not None:
-            self._rec.frame_out_wire(self._counters, self.id, data, data[1] & 0x7F, self._loop.time())  # type: ignore[arg-type, union-attr]
+            self._rec.frame_out_wire(self._counters, self.id, data, data[1] & 0x7F, _monotonic())  # type: ignore[arg-type]
         stream = self._stream
         stream.write(data, flush=False)  # type: ignore[union-attr]
         stream.flush()  # type: ignore[union-attr]  # now, behind what was corked
@@ -772,7 +773,7 @@ def broadcast(connections: Iterable[Connection], message: str | bytes | bytearra
             continue
         if connection._server and codec.deflate is None and n < LARGE:
             if wire is None:
-                wire, now = encode_header(opcode, n) + payload, connection._loop.time()  # type: ignore[union-attr]
+                wire, now = encode_header(opcode, n) + payload, _monotonic()
             if connection._rec is not None:
                 connection._rec.frame_out_wire(connection._counters, connection.id, wire, n, now)  # type: ignore[arg-type]
             stream.write(wire)

@@ -17,6 +17,7 @@ borrowing saves. Export a session with `to_har()` / `to_jsonl()` (wsplay.observe
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import time
 from pathlib import Path
@@ -300,7 +301,7 @@ class Recorder:
 
     def counters(self, connection: int) -> Counters:
         counters = self._counters.get(connection)
-        return Counters(**vars(counters)) if counters is not None else Counters()
+        return dataclasses.replace(counters) if counters is not None else Counters()
 
     def to_dataframe(self, what: str = "frames") -> Any:
         """The frames (or events) as a pandas DataFrame; needs pandas."""

@@ -127,7 +127,7 @@ class FrameRecord:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Counters:
     """Per-connection totals (they count every frame, also those the bounded log has dropped)."""
 
