@@ -66,6 +66,11 @@ class Client(Connection):
         client.send_raw(0x1, b"hi", rsv1=True); client.receive(timeout=1)
     """
 
+    __slots__ = (
+        "_ended", "_failed", "_handshake", "_opening", "_queue", "_queued", "_room", "_tls", "_transport",
+        "auto_pong", "open_timeout", "queue_frames", "recorder", "response_headers", "url",
+    )
+
     _ids = itertools.count(1)
 
     def __init__(

@@ -106,6 +106,15 @@ class Connection:
         dropped_writes: writes from `quiet_writers` after it closed.
     """
 
+    # Slots keep thousands of idle connections small; __dict__ stays for what a handler attaches
+    # (connection.name = ...), made only when something is.
+    __slots__ = (
+        "_close_timer", "_codec", "_counters", "_keepalive", "_last_ping_data", "_loop", "_loop_thread", "_merge",
+        "_midmessage", "_parts", "_pings", "_quiet", "_rec", "_server", "_shut", "_stream", "_task_failed",
+        "_tasks", "_watch", "dropped_writes", "extension", "id", "latency", "options", "remote_address",
+        "settings", "subprotocol", "task", "write_lock", "__dict__", "__weakref__",
+    )
+
     def __init__(
         self,
         side: Side,

@@ -31,6 +31,10 @@ class Keepalive:
         give_up: the peer stayed silent.
     """
 
+    __slots__ = (
+        "_arrivals", "_count", "_give_up", "_heard", "_loop", "_ping", "_sent_at", "_timer", "interval", "timeout",
+    )
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,

@@ -80,6 +80,13 @@ class Stream(asyncio.BufferedProtocol):
         reading_paused: True while reading is paused for a reader that fell behind.
     """
 
+    # Slots: one of these per open connection.
+    __slots__ = (
+        "_codec", "_corked", "_drain_waiters", "_flush_scheduled", "_flusher", "_high_water", "_loop",
+        "_max_buffer", "_on_lost", "_on_overflow", "_out", "_waiter", "closed", "get_buffer", "last_received",
+        "lost", "reading_paused", "reads", "transport", "write_paused",
+    )
+
     def __init__(
         self,
         transport: asyncio.Transport,

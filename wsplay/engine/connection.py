@@ -47,6 +47,8 @@ class SocketConnection(Connection):
         `close(code, reason)`, `read_frame()`, `write_lock`, `close_code`, `closed_by`, ...
     """
 
+    __slots__ = ("request",)
+
     _ids = itertools.count(1)  # next() on a count is atomic: ids stay unique across loops and threads
 
     def __init__(

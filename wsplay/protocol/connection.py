@@ -105,6 +105,15 @@ class Connection:
         buffer_size: initial receive buffer size.
     """
 
+    # Slots: one of these per open connection.
+    __slots__ = (
+        "_borrowed", "_buf", "_checked", "_compressed", "_end", "_inflated", "_initial_size", "_last_length",
+        "_mask_source", "_message", "_message_size", "_offered", "_out_compressed", "_partial", "_peer",
+        "_pending", "_read_size", "_server", "_start", "_validator", "_view", "borrow", "close_received",
+        "close_record", "close_sent", "deflate", "eof", "failure", "last_deflated", "max_frame_size",
+        "max_message_size", "retain_fragments", "side",
+    )
+
     def __init__(
         self,
         side: Side = Side.SERVER,
