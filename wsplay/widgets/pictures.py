@@ -133,6 +133,12 @@ _FIELD_FILL = {
 }  # fmt: skip
 
 
+_OPCODE_MEANING = {
+    0x0: "continues a fragmented message", 0x1: "a text message (UTF-8)", 0x2: "a binary message",
+    0x8: "the closing handshake", 0x9: "a ping: answer it with a pong", 0xA: "a pong: answers a ping",
+}  # fmt: skip
+
+
 def _type_name(opcode: int) -> str:
     try:
         return FrameType(opcode).name
@@ -154,10 +160,10 @@ def header_fields(header: bytes, compressed: bool = False) -> list[tuple[str, st
     fin, rsv1, rsv2, rsv3 = (b[0] >> 7) & 1, (b[0] >> 6) & 1, (b[0] >> 5) & 1, (b[0] >> 4) & 1
     opcode, masked, len7 = b[0] & 0x0F, (b[1] >> 7) & 1, b[1] & 0x7F
     add("fin", "FIN", 1, str(fin), "final frame of its message" if fin else "more fragments follow")
-    add("rsv1-lit" if rsv1 else "rsv", "RSV1", 1, str(rsv1), "compressed message (permessage-deflate, RFC 7692)" if rsv1 and compressed else "set: needs an extension" if rsv1 else "no extension")
+    add("rsv1-lit" if rsv1 else "rsv", "RSV1", 1, str(rsv1), "compressed message (RFC 7692)" if rsv1 and compressed else "set: needs an extension" if rsv1 else "no extension")
     add("rsv", "RSV2", 1, str(rsv2), "set: needs an extension" if rsv2 else "no extension")
     add("rsv", "RSV3", 1, str(rsv3), "set: needs an extension" if rsv3 else "no extension")
-    add("opcode", "opcode", 4, f"{opcode:#x} {_type_name(opcode)}", _type_name(opcode))
+    add("opcode", "opcode", 4, f"{opcode:#x} {_type_name(opcode)}", _OPCODE_MEANING.get(opcode, "reserved: a protocol error without an extension"))
     add("mask", "MASK", 1, str(masked), "a masking key follows" if masked else "not masked")
     form = "a 16-bit length follows" if len7 == 126 else "a 64-bit length follows" if len7 == 127 else "the length itself (0-125)"
     add("len", "payload len", 7, str(len7), form)
@@ -169,7 +175,7 @@ def header_fields(header: bytes, compressed: bool = False) -> list[tuple[str, st
         add("ext", "extended payload length (64 bits)", 64, str(n), f"{n} bytes of payload")
     if masked:
         k = at // 8
-        add("key", "masking key", 32, b[k : k + 4].hex(" "), "payload byte i is XORed with key byte i % 4")
+        add("key", "masking key", 32, b[k : k + 4].hex(" "), "payload byte i XOR key[i % 4]")
     return out
 
 
@@ -232,7 +238,7 @@ def frame_bits(record: FrameRecord, title: str | None = None, payload_bytes: int
         x0 = left + col * (width - 2 * left) / 2
         parts.append(f'<rect x="{x0}" y="{y + at * 16 + 4}" width="10" height="10" fill="{_FIELD_FILL[kind]}" stroke="#999"/>')
         short_name = name.replace("extended payload length", "ext. length")
-        parts.append(_text(x0 + 15, y + at * 16 + 13, _clip(f"{short_name} = {short}: {meaning}", 64), 10.5, "start", INK, SANS))
+        parts.append(_text(x0 + 15, y + at * 16 + 13, _clip(f"{short_name} = {short}: {meaning}", 60), 10.5, "start", INK, SANS))
     y += half * 16 + 8
     # The payload: on the wire (masked, or deflated) and as the application reads it.
     payload = record.payload
