@@ -277,7 +277,7 @@ def _accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
-def handshake(opened: ConnectionOpened, title: str | None = None, width: float = 980) -> Picture:
+def handshake(opened: ConnectionOpened, title: str | None = None, width: float = 880) -> Picture:
     """The opening handshake: the client's upgrade request and the server's 101 side by side, the
     WebSocket headers marked, and the `Sec-WebSocket-Accept` computation checked under them.
 
@@ -288,9 +288,9 @@ def handshake(opened: ConnectionOpened, title: str | None = None, width: float =
     """
     request = [opened.request_line, *(f"{k}: {v}" for k, v in opened.request_headers)]
     response = [opened.status_line, *(f"{k}: {v}" for k, v in opened.response_headers)]
-    gap = 60.0
+    gap = 50.0
     box = (width - gap - 16) / 2
-    size, line_h = 11.5, 17.0
+    size, line_h = 11.0, 17.0
     chars = int((box - 16) / (size * CHAR))
     parts, y = [], 0.0
     head, y = _title(title, width)
