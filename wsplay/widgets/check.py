@@ -119,8 +119,8 @@ class CheckPanel(anywidget.AnyWidget):
                 index = int(content.get("index", -1))
                 records = case.records() if case is not None else []
                 if 0 <= index < len(records):
-                    info, payload = detail(records[index])
-                    self.send({"kind": "frame", "case": case.id, **info}, [payload])  # type: ignore[union-attr]
+                    info, buffers = detail(records[index])  # the payload, and a compressed frame's wire bytes
+                    self.send({"kind": "frame", "case": case.id, **info}, buffers)  # type: ignore[union-attr]
                 else:
                     self.send({"kind": "frame", "index": index, "missing": True})
         except Exception:  # a message from the page must never raise in the kernel
