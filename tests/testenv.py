@@ -73,8 +73,12 @@ def binder_limits() -> list[str]:
 PEAK = "WSPLAY-KERNEL-LIMITS"
 LIMITS_CHECK = f"""
 import json as _json, os as _os, resource as _resource
+# VmHWM: this process's own peak resident memory. (getrusage's ru_maxrss would not do: Linux keeps it
+# across exec, so a kernel forked from a large pytest process would report that process's size.)
+with open("/proc/self/status") as _status:
+    _hwm = next(int(line.split()[1]) for line in _status if line.startswith("VmHWM:"))
 print({PEAK!r}, _json.dumps({{
-    "peak_kib": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss + _resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss,
+    "peak_kib": _hwm,
     "cpus": len(_os.sched_getaffinity(0)),
     "address_space": _resource.getrlimit(_resource.RLIMIT_AS)[0],
 }}))

@@ -70,7 +70,8 @@ class Frame:
         self._payload = payload
         if segments is not None:
             # The fragments may be let go now; `raw.segments` still tells them apart, as views of the joined bytes.
-            view, at, parts = memoryview(payload), 0, []
+            view, at = memoryview(payload), 0
+            parts: list[bytes | memoryview] = []
             for part in segments:
                 parts.append(view[at : at + len(part)])
                 at += len(part)

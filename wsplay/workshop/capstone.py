@@ -28,8 +28,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from wsplay.client import Client, connect
+from wsplay.core.frame import Frame
 from wsplay.errors import ConnectionClosed
 from wsplay.protocol.frames import FrameType
 
@@ -41,8 +43,12 @@ ITEMS = (
     "a fragmented upload is answered",
     "the upload comes back whole while ticks flow",
 )
-TICK = re.compile(r"^tick \d+$")
+_TICK = re.compile(r"^tick \d+$")
 UPLOAD_BYTES, UPLOAD_FRAGMENT = 64 * 1024, 4 * 1024
+
+
+def _tick(text: str) -> bool:
+    return _TICK.match(text) is not None
 
 
 @dataclass
@@ -99,9 +105,13 @@ class Report:
 
 
 def _open(url: str, opened: list[Client]) -> Client:
-    client = connect(url, compression=None)
+    client = cast(Client, connect(url, compression=None))  # a plain call: the client itself
     opened.append(client)
     return client
+
+
+def _receive(client: Client, timeout: float) -> Frame:
+    return cast(Frame, client.receive(timeout=timeout))  # a plain call: the frame itself
 
 
 def _texts(client: Client, seconds: float, keep: Callable[[str], bool] = lambda t: True) -> list[str]:
@@ -110,7 +120,7 @@ def _texts(client: Client, seconds: float, keep: Callable[[str], bool] = lambda 
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
-            frame = client.receive(timeout=left)
+            frame = _receive(client, left)
         except (TimeoutError, ConnectionClosed):
             break
         if frame.type is FrameType.TEXT and keep(frame.data_as_string()):
@@ -125,7 +135,7 @@ def _wait_text(client: Client, seconds: float, wanted: Callable[[str], bool]) ->
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
-            frame = client.receive(timeout=left)
+            frame = _receive(client, left)
         except (TimeoutError, ConnectionClosed):
             return None
         if frame.type is FrameType.TEXT and wanted(frame.data_as_string()):
@@ -161,19 +171,19 @@ def _check_ticker(url: str, opened: list[Client]) -> Item:
     item = Item(ITEMS[1])
     client = _open(url, opened)
     client.send("/ticker")
-    ticks = _texts(client, 0.55, TICK.match)
+    ticks = _texts(client, 0.55, _tick)
     client.ping(b"are you there?")
     started = time.monotonic()
     pong = None
     while time.monotonic() - started < 0.5:
         try:
-            frame = client.receive(timeout=0.5 - (time.monotonic() - started))
+            frame = _receive(client, 0.5 - (time.monotonic() - started))
         except (TimeoutError, ConnectionClosed):
             break
         if frame.type is FrameType.PONG:
             pong = time.monotonic() - started
             break
-        if frame.type is FrameType.TEXT and TICK.match(frame.data_as_string()):
+        if frame.type is FrameType.TEXT and _tick(frame.data_as_string()):
             ticks.append(frame.data_as_string())
     if pong is None:
         item.passed, item.detail = False, "a ping sent while the ticker ran got no pong within 0.5 s: the message pump is stuck"
@@ -191,7 +201,7 @@ def _check_ticker(url: str, opened: list[Client]) -> Item:
         return item
     client.send("/stop")
     _texts(client, 0.3)  # a tick already on its way may still arrive
-    late = _texts(client, 0.5, TICK.match)
+    late = _texts(client, 0.5, _tick)
     if late:
         item.passed, item.detail = False, f"ticks kept coming after '/stop': {late[:3]}"
         item.hint = "keep the task that spawn() returns (per connection) and cancel() it on '/stop'"
@@ -231,7 +241,7 @@ def _check_echo(url: str, opened: list[Client]) -> Item:
                                "with write_synchronized() (notebook 05)")  # fmt: skip
     client = _open(url, opened)
     client.send("/ticker")
-    if not _texts(client, 0.35, TICK.match):
+    if not _texts(client, 0.35, _tick):
         item.passed, item.detail = False, "no tick came after '/ticker'"
         return item
     data = os.urandom(UPLOAD_BYTES)
@@ -240,7 +250,7 @@ def _check_echo(url: str, opened: list[Client]) -> Item:
     echoed = None
     while (left := deadline - time.monotonic()) > 0:
         try:
-            frame = client.receive(timeout=left)
+            frame = _receive(client, left)
         except (TimeoutError, ConnectionClosed):
             break
         if frame.type is FrameType.BINARY:
@@ -260,7 +270,7 @@ def _check_echo(url: str, opened: list[Client]) -> Item:
         item.passed, item.detail = False, f"the echo is {len(echoed)} bytes and differs from the {len(data)} bytes sent"
         return item
     fragments = [r for r in client.frames if r.direction == "in" and r.opcode in (FrameType.BINARY, FrameType.CONTINUE)]
-    ticks = _texts(client, 0.3, TICK.match)
+    ticks = _texts(client, 0.3, _tick)
     client.send("/stop")
     if not ticks:
         item.passed, item.detail = False, "the echo came back whole, but the ticks stopped"
