@@ -69,6 +69,16 @@ def test_handshake_checks_the_accept_value() -> None:
     assert "✗" in bad.text
 
 
+def test_handshake_wraps_a_long_header_instead_of_cutting_it() -> None:
+    offer = "permessage-deflate; client_max_window_bits; server_no_context_takeover, permessage-deflate"
+    opened = ConnectionOpened(0.0, 1, request_line="GET / HTTP/1.1", request_head=[("Sec-WebSocket-Extensions", offer)],
+                              response_head=b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+    drawn = [t.strip() for t in texts(pictures.handshake(opened, width=600))]
+    pieces = drawn[drawn.index("Sec-WebSocket-Extensions:") + 1 : drawn.index("HTTP/1.1 101 Switching Protocols")]
+    assert " ".join(pieces).split() == offer.split()  # every word of the offer, in order, none cut
+    assert not any("…" in t for t in drawn)
+
+
 def test_sequence_marks_what_breaks_the_fragmentation_rules_and_escapes_payloads() -> None:
     rows = [
         record(0, "out", frame(1, b"a0 ", fin=False), b"a0 "),

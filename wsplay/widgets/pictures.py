@@ -277,6 +277,17 @@ def _accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
+def _wrap(line: str, chars: int, indent: str = "    ") -> list[str]:
+    """A header line in pieces of at most `chars` characters, broken after '; ', ', ' or ': ' where it can be."""
+    pieces: list[str] = []
+    while len(line) > chars:
+        cut = max(line.rfind(sep, 0, chars) for sep in ("; ", ", ", ": "))
+        cut = cut + 2 if cut > len(indent) else chars
+        pieces.append(line[:cut].rstrip())
+        line = indent + line[cut:]
+    return [*pieces, line]
+
+
 def handshake(opened: ConnectionOpened, title: str | None = None, width: float = 880) -> Picture:
     """The opening handshake: the client's upgrade request and the server's 101 side by side, the
     WebSocket headers marked, and the `Sec-WebSocket-Accept` computation checked under them.
@@ -298,18 +309,21 @@ def handshake(opened: ConnectionOpened, title: str | None = None, width: float =
     parts.append(_text(8, y + 14, "client → server: the upgrade request", 12, weight="bold", fill=OUT))
     parts.append(_text(8 + box + gap, y + 14, "server → client: the answer", 12, weight="bold", fill=IN))
     y += 22
-    height = line_h * max(len(request), len(response)) + 12
-    for col, lines in ((0, request), (1, response)):
+    wrapped = [[_wrap(line, chars) for line in lines] for lines in (request, response)]
+    height = line_h * max(sum(len(w) for w in column) for column in wrapped) + 12
+    for col, lines in enumerate(wrapped):
         x0 = 8 + col * (box + gap)
         parts.append(f'<rect x="{x0}" y="{y}" width="{box}" height="{height}" fill="#fafafa" stroke="#bbb" rx="4"/>')
-        for i, line in enumerate(lines):
-            name = line.split(":", 1)[0].lower()
-            first = i == 0
-            marked = first or name in _WEBSOCKET_HEADERS
-            ly = y + 6 + i * line_h
+        row = 0
+        for i, pieces in enumerate(lines):
+            name = pieces[0].split(":", 1)[0].lower()
+            marked = i == 0 or name in _WEBSOCKET_HEADERS
+            ly = y + 6 + row * line_h
             if marked:
-                parts.append(f'<rect x="{x0 + 2}" y="{ly}" width="{box - 4}" height="{line_h}" fill="{"#e9f2fb" if col else "#e8f5ea"}"/>')
-            parts.append(_text(x0 + 8, ly + 12.5, _clip(line, chars), size, "start", INK, MONO, "bold" if marked else "normal"))
+                parts.append(f'<rect x="{x0 + 2}" y="{ly}" width="{box - 4}" height="{line_h * len(pieces)}" fill="{"#e9f2fb" if col else "#e8f5ea"}"/>')
+            for j, piece in enumerate(pieces):
+                parts.append(_text(x0 + 8, ly + 12.5 + j * line_h, piece, size, "start", INK, MONO, "bold" if marked else "normal"))
+            row += len(pieces)
     mid = y + height / 2
     for x1, x2, yy, color in ((8 + box + 6, 8 + box + gap - 8, mid - 12, OUT), (8 + box + gap - 6, 8 + box + 8, mid + 12, IN)):
         parts.append(f'<line x1="{x1}" y1="{yy}" x2="{x2}" y2="{yy}" stroke="{color}" stroke-width="2"/>')
