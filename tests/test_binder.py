@@ -5,6 +5,9 @@ runtime.txt, for one), but happily builds things that would not work for us, so 
 Dockerfile is checked as well: Python 3.12 (websockets 17 and ipykernel 7.4 refuse the 3.10 default),
 binder/requirements.txt installed after the repository is copied in (it installs the package itself
 with "-e ."), and postBuild run. postBuild itself is run against a scratch JupyterLab directory.
+binder/requirements.txt pins the whole closure of what the image installs to this environment's
+versions (binder/pin.py writes it; .ci/run installs the test environment with those pins as
+constraints), with a jupyter-server-proxy that has the fix for CVE-2024-28179.
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ def test_the_binder_folder_is_complete() -> None:
     ]
     requirements = [line for line in requirements if line]
     assert any(line.replace("-e", "").strip().startswith(".") for line in requirements), requirements
-    assert "jupyter-server-proxy" in requirements
-    assert "ipywidgets" in requirements
+    names = {line.split("==")[0] for line in requirements if "==" in line}
+    assert {"jupyter-server-proxy", "ipywidgets", "jupyterlab", "websockets"} <= names
     # environment.yml would make repo2docker ignore requirements.txt altogether.
     assert not (BINDER / "environment.yml").exists()
     assert os.access(BINDER / "postBuild", os.X_OK), "binder/postBuild must be executable"
@@ -104,3 +107,38 @@ def test_postbuild_writes_the_lab_settings_overrides(tmp_path: Path) -> None:
     overrides = json.loads((settings / "overrides.json").read_text())
     assert overrides["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
     assert overrides["some/plugin:id"] == {"keep": True}  # merged, not replaced
+
+
+def _pins() -> dict[str, str]:
+    lines = (BINDER / "requirements.txt").read_text().splitlines()
+    return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_every_package_the_image_installs_is_pinned_to_what_the_tests_ran_with() -> None:
+    """binder/pin.py --check: the pins are exactly this environment's versions (CI installs with them as
+    constraints, so the tests ran on them), the whole closure of what the image installs."""
+    result = subprocess.run([sys.executable, str(BINDER / "pin.py"), "--check"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    lines = [line for line in (BINDER / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert lines[0] == "-e .[notebook]" and all("==" in line for line in lines[1:]), "one editable project, then only exact pins"
+    assert len(lines) > 50  # the closure, not only the few packages named
+
+
+def test_jupyter_server_proxy_has_the_fix_for_cve_2024_28179() -> None:
+    # Before 4.1.1 (and 3.2.3) jupyter-server-proxy let unauthenticated requests reach proxied websockets.
+    from packaging.version import Version
+
+    assert Version(_pins()["jupyter-server-proxy"]) >= Version("4.1.1")
+
+
+def test_pin_refuses_a_vulnerable_jupyter_server_proxy(monkeypatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("binder_pin", BINDER / "pin.py")
+    assert spec is not None and spec.loader is not None
+    pin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pin)
+    pins = dict(_pins(), **{"jupyter-server-proxy": "4.1.0"})
+    with pytest.raises(SystemExit, match="jupyter-server-proxy 4.1.0 is older than 4.1.1"):
+        pin.render(pins)
+    assert "jupyter-server-proxy==4.6.0" in pin.render(dict(pins, **{"jupyter-server-proxy": "4.6.0"}))

@@ -389,6 +389,41 @@ def test_without_development_a_plain_get_gets_426(hosts):
     assert info.value.code == 426
 
 
+def _get_page(host: Host) -> str:
+    with urllib.request.urlopen(host.direct_client_url, timeout=WAIT) as response:
+        assert response.status == 200 and response.headers.get_content_type() == "text/html"
+        return response.read().decode("utf-8")
+
+
+def test_page_serves_html_written_in_a_cell_and_can_change_while_running(hosts, tmp_path):
+    mine = "<!DOCTYPE html><title>mine</title><script>new WebSocket(location.href.replace('http', 'ws'))</script>"
+    host = hosts().page(mine).start()  # no development(): page() alone serves it
+    assert _get_page(host) == mine
+    assert echo_once(host.url) == "ping?"  # the same port still upgrades WebSocket clients
+    host.page(mine.replace("mine", "edited").encode())  # a running host: the next GET gets the new page
+    assert "<title>edited</title>" in _get_page(host)
+    file = tmp_path / "page.html"
+    file.write_text("<p>from a file</p>", encoding="utf-8")
+    host.page(file)
+    assert _get_page(host) == "<p>from a file</p>"
+    host.page(None)  # back to nothing of its own: no development mode, so 426 again
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(host.direct_client_url, timeout=WAIT)
+    info.value.close()
+    assert info.value.code == 426
+
+
+def test_development_keeps_a_page_of_its_own_and_none_brings_back_the_chat_page(hosts):
+    host = hosts().page("<p>mine</p>").development().start()  # development() after page() keeps the page
+    assert _get_page(host) == "<p>mine</p>"
+    host.page(None)
+    assert "sendForm" in _get_page(host)  # the built-in chat page again
+    with pytest.raises(ValueError, match="empty"):
+        host.page("")
+    with pytest.raises(TypeError, match="str or bytes"):
+        host.page(42)  # type: ignore[arg-type]
+
+
 def test_console_logs_connections(hosts, caplog):
     logger = logging.getLogger("wsplay")
     level, handlers = logger.level, list(logger.handlers)

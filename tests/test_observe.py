@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import threading
 import time
 
@@ -186,8 +187,8 @@ def test_a_slow_handler_is_reported_as_a_stall_with_the_waiting_ping(hosts) -> N
     stall = host.recorder.events("stall")[0]
     assert not stall.ongoing and stall.seconds >= 0.9 * UNIT
     assert stall.ping_waiting and stall.frames_waiting >= 2
-    assert "slow" in stall.handler and "create_task" in stall.fix
-    assert "07-long-running-tasks" in stall.notebook
+    assert "slow" in stall.handler and "connection.spawn(" in stall.fix
+    assert "04-long-running-tasks" in stall.notebook
 
 
 def test_a_fast_handler_is_not_reported(hosts) -> None:
@@ -274,3 +275,18 @@ def test_to_dataframe(hosts) -> None:
     frames = host.recorder.to_dataframe()
     assert isinstance(frames, pd.DataFrame) and {"direction", "type", "mask_key", "length_form"} <= set(frames.columns)
     assert set(host.recorder.to_dataframe("events")["kind"]) >= {"open"}
+
+
+def test_every_pitfall_names_a_notebook_that_exists_and_teaches_its_fix() -> None:
+    """The panel links each pitfall to a notebook; renumbering the notebooks must not break the link."""
+    import nbformat
+
+    from wsplay.observe import InterleavedWrite, LoopBlocked
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    for event in (PumpStall, InterleavedWrite, LoopBlocked):
+        path = repo / event.notebook
+        assert path.exists(), f"{event.__name__}.notebook points at {event.notebook}, which does not exist"
+        source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+        fix = {"PumpStall": "connection.spawn(", "InterleavedWrite": "connection.write_lock", "LoopBlocked": "asyncio.to_thread("}[event.__name__]
+        assert fix in event.fix and fix in source, (event.__name__, fix)

@@ -19,6 +19,7 @@ import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from wsplay import runtime
@@ -68,6 +69,7 @@ class Host:
         self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._stopped.set_result(None)
         self._recorder = Recorder()
+        self._own_page = False  # page() chose what a plain GET gets
 
     @classmethod
     def create(cls) -> Host:
@@ -194,7 +196,39 @@ class Host:
     def development(self) -> Host:
         """Serve the browser chat page on a plain GET (and report pitfalls as they happen)."""
         self._options.development = True
-        self._options.client_page = importlib.resources.files("wsplay").joinpath("static/client.html").read_bytes()
+        if not self._own_page:
+            self._options.client_page = importlib.resources.files("wsplay").joinpath("static/client.html").read_bytes()
+        return self
+
+    def page(self, html: str | bytes | os.PathLike[str] | None) -> Host:
+        """Serve this HTML on a plain GET instead of the built-in chat page (None: back to the built-in one).
+
+        `html` is the page itself (str or bytes) or a path to a file holding it. Works on a running
+        host too: the next GET gets the new page, so reloading the browser tab (or running
+        `host.client()` again) shows it. The page is served whether or not development mode is on.
+
+        Example:
+            host.page("<script>const ws = new WebSocket(location.href.replace('http', 'ws'))</script>")
+            host.client()
+        """
+        if html is None:
+            self._own_page = False
+            self._options.client_page = b""
+            if self._options.development:
+                self.development()
+            return self
+        if isinstance(html, os.PathLike):
+            data = Path(html).read_bytes()
+        elif isinstance(html, str):
+            data = html.encode("utf-8")
+        elif isinstance(html, (bytes, bytearray)):
+            data = bytes(html)
+        else:
+            raise TypeError(f"page() takes the HTML as str or bytes, or a path to it, not {type(html).__name__}")
+        if not data:
+            raise ValueError("page() got an empty page; pass None to serve the built-in chat page again")
+        self._own_page = True
+        self._options.client_page = data
         return self
 
     def console(self) -> Host:

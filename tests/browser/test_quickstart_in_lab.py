@@ -1,5 +1,6 @@
 """notebooks/00-quickstart.ipynb in JupyterLab (chromium): Run All renders the live server panel and
-runs to the last cell; the screenshot is kept as artifacts/jupyterlab-quickstart.png.
+the sequence diagram picture, and runs to the last cell; the screenshots are kept as
+artifacts/jupyterlab-quickstart.png and artifacts/jupyterlab-quickstart-picture.png.
 
 The notebook is the one students open first on Binder. nbclient (tests/notebooks) checks its
 assertions headless; this test checks what only a browser shows: the widgets render.
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "00-quickstart.ipynb"
+# JupyterLab puts an SVG output into an <img> whose src is a data: URL (URL-encoded, or base64).
+SVG_OF_IMG = """img => {
+  const [head, data] = [img.src.slice(0, img.src.indexOf(",")), img.src.slice(img.src.indexOf(",") + 1)];
+  return head.endsWith(";base64") ? atob(data) : decodeURIComponent(data);
+}"""
 LAST_OUTPUT = "<Host stopped"  # the last cell prints the stopped host
 
 
@@ -55,4 +61,13 @@ def test_quickstart_runs_in_lab_with_its_panel(
     page.wait_for_timeout(300)  # let the scroll settle
     shot = screenshot(page, "jupyterlab-quickstart")
     assert shot.stat().st_size > 10_000
+
+    # The picture (an SVG saved in the output, so nbconvert shows it too): Alice's connection.
+    picture = page.locator(".jp-RenderedSVG img").first
+    picture.wait_for(state="attached", timeout=10_000)
+    picture.evaluate("img => img.closest('.jp-Cell').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    assert picture.evaluate("img => img.complete && img.naturalWidth") > 300  # decoded and drawn
+    assert "Alice" in picture.evaluate(SVG_OF_IMG)
+    screenshot(page, "jupyterlab-quickstart-picture")
     page.keyboard.press("Escape")

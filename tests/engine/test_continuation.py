@@ -109,6 +109,28 @@ def test_fragments_are_merged_by_default(hosts, raw_client, wire, kind, n, no_al
 
 
 @pytest.mark.parametrize("no_allocate", [False, True], ids=["allocate", "no-allocate"])
+def test_segments_keep_the_fragments_apart_after_data_is_read(hosts, raw_client, wire, no_allocate):
+    """Reading `frame.data` first joins the fragments; `raw.segments` still has one view per fragment."""
+    seen: queue.Queue[tuple[bytes, list[bytes], bool]] = queue.Queue()
+
+    async def data_first(connection, frame):
+        data = frame.data
+        seen.put((data, [bytes(s) for s in frame.raw.segments], frame.raw.is_segmented))
+
+    builder = Websocket.functional().on_binary(data_first)
+    if no_allocate:
+        builder.do_not_allocate_frame_data()
+    host = hosts(builder)
+    pieces = split(MESSAGE_BINARY, 5)
+    raw = raw_client(host.bound_port)
+    raw.handshake()
+    raw.send(fragments(wire, 2, pieces))
+    data, segments, segmented = seen.get(timeout=3 * wire.UNIT)
+    assert data == MESSAGE_BINARY and segmented
+    assert segments == pieces
+
+
+@pytest.mark.parametrize("no_allocate", [False, True], ids=["allocate", "no-allocate"])
 @pytest.mark.parametrize("n", [1, 2, 5, 50])
 @pytest.mark.parametrize("kind", ["text", "binary"])
 def test_fragments_arrive_one_by_one_when_handled_manually(hosts, raw_client, wire, kind, n, no_allocate):

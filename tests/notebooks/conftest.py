@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from frontend import FrontendClient
-from testenv import write_kernelspec
+from testenv import BINDER_RESULTS, LIMITS_CHECK, binder_limits, binder_table, write_kernelspec
 
 KERNEL_STARTUP = 60  # seconds
 CELL_TIMEOUT = 30  # seconds, per cell
@@ -47,10 +47,8 @@ class Run:
         ]
 
 
-@pytest.fixture
-def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throwaway `python3` kernelspec running this interpreter, first on JUPYTER_PATH; returns tmp_path."""
-    write_kernelspec(tmp_path / "jupyter")
+def _kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: list[str] | None = None) -> Path:
+    write_kernelspec(tmp_path / "jupyter", prefix)
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
@@ -58,8 +56,20 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)  # direct URLs, not the hub's proxy
     from jupyter_client.kernelspec import KernelSpecManager
 
-    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
+    assert sys.executable in KernelSpecManager().get_kernel_spec("python3").argv
     return tmp_path
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway `python3` kernelspec running this interpreter, first on JUPYTER_PATH; returns tmp_path."""
+    return _kernel_env(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def binder_kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The same kernelspec, its kernel run as on a Binder pod: one CPU, 2 GB of address space."""
+    return _kernel_env(tmp_path, monkeypatch, binder_limits())
 
 
 class Session:
@@ -128,6 +138,14 @@ def run_notebook(kernel_env: Path) -> Callable[[list[str]], Run]:
     return run
 
 
+# -- the notebooks within Binder's limits ------------------------------------------------------------
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if BINDER_RESULTS:
+        terminalreporter.section("the notebooks on one CPU with 2 GB (Binder's limits): wall time with kernel start, kernel's peak RSS")
+        terminalreporter.write_line(binder_table())
+
+
 @pytest.fixture
 def run_notebook_file(kernel_env: Path) -> Callable[..., Run]:
     """`run_notebook_file(path, extra_cells=[...])` executes a copy of a stored notebook top to bottom.
@@ -139,6 +157,19 @@ def run_notebook_file(kernel_env: Path) -> Callable[..., Run]:
     def run(path: Path, extra_cells: list[str] = ()) -> Run:
         nb = nbformat.read(path, as_version=4)
         nb.cells.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
+        return execute(nb, Path(path).parent)
+
+    return run
+
+
+@pytest.fixture
+def run_notebook_on_binder_limits(binder_kernel_env: Path) -> Callable[..., Run]:
+    """`run_notebook_on_binder_limits(path, extra_cells=[...])`: as `run_notebook_file`, the kernel on one
+    CPU with 2 GB of address space; a last cell reports its peak memory (`kernel_limits(run)` reads it)."""
+
+    def run(path: Path, extra_cells: list[str] = ()) -> Run:
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.extend(nbformat.v4.new_code_cell(src) for src in [*extra_cells, LIMITS_CHECK])
         return execute(nb, Path(path).parent)
 
     return run

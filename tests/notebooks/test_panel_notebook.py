@@ -98,7 +98,7 @@ def test_panel_notebook(run_notebook):
     state = panels[0]
     closes = [c["close"] for c in state["connections"] if c["close"]]
     assert any(c["code"] == 1002 and c["name"] == "protocol error" for c in closes), closes
-    assert any(w["kind"] == "stall" and "create_task" in w["fix"] for w in state["warnings"])  # the warning with its fix
+    assert any(w["kind"] == "stall" and "connection.spawn(" in w["fix"] for w in state["warnings"])  # the warning with its fix
     assert state["status"]["running"] is False  # the final push after host.stop()
     assert state["table"]["recorded"] >= 12 and state["recording"]["max_frames"] == 2000
     assert "export default" in state["_esm"] and ".wsp-panel" in state["_css"]  # the front end travels with the state

@@ -1,7 +1,9 @@
 """The teaching notebooks in `notebooks/`: each runs top to bottom on a real kernel and cleans up after itself.
 
 Every `notebooks/NN-*.ipynb` is picked up. Each notebook asserts its own lesson in its own cells; this
-harness adds what every notebook owes its reader: no error, under a minute, and nothing left running.
+harness adds what every notebook owes its reader: no error, under a minute on one CPU with 2 GB (a
+Binder pod's size: the kernel runs under `taskset` and `prlimit --as`), and nothing left running. Each
+notebook's time and the kernel's peak memory go to artifacts/binder-limits.txt and the test summary.
 For that a hidden check cell is appended to the executed copy (never to the file); it fails when,
 after a grace of a couple of seconds:
 
@@ -21,7 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from testenv import BINDER_RESULTS, binder_table, kernel_limits
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
 BUDGET = 60  # seconds per notebook, kernel start and stop included
 CLEAN = "WSPLAY-LEFT-NOTHING-BEHIND"
@@ -91,13 +96,18 @@ def test_stored_clean(path: Path):
 
 @pytest.mark.timeout(3 * BUDGET)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_and_cleans_up(path: Path, run_notebook_file):
-    run = run_notebook_file(path, extra_cells=[LEFTOVERS_CHECK])
+def test_runs_and_cleans_up_within_binders_limits(path: Path, run_notebook_on_binder_limits):
+    """Top to bottom, solutions included, in a kernel on one CPU with 2 GB, as on a Binder pod."""
+    run = run_notebook_on_binder_limits(path, extra_cells=[LEFTOVERS_CHECK])
 
     assert run.errors() == []
-    assert CLEAN in run.stream(len(run.notebook.cells) - 1)
+    assert CLEAN in run.stream(len(run.notebook.cells) - 2)  # the leftovers check, before the limits report
+    limits = kernel_limits(run)
+    BINDER_RESULTS[path.stem] = (run.seconds, limits["peak_kib"] / 1024)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "binder-limits.txt").write_text(binder_table() + "\n", encoding="utf-8")
     assert run.seconds < BUDGET, f"{path.name} took {run.seconds:.1f} s"
-    print(f"{path.name}: {run.seconds:.1f} s")
+    print(f"{path.name}: {run.seconds:.1f} s, peak {limits['peak_kib'] / 1024:.0f} MiB")
 
 
 @pytest.mark.timeout(3 * BUDGET)

@@ -59,15 +59,23 @@ class Frame:
         payload = self._payload
         if type(payload) is bytes:
             return payload
+        segments = self._segments
         try:
             if payload is None:  # a merged message: join the fragments once
-                payload = b"".join(self._segments or ())
+                payload = b"".join(segments or ())
             else:
                 payload = bytes(payload)
         except ValueError:  # released memoryview
             raise InvalidState(_BORROWED) from None
         self._payload = payload
-        self._segments = None if self._segments is None else [payload]
+        if segments is not None:
+            # The fragments may be let go now; `raw.segments` still tells them apart, as views of the joined bytes.
+            view, at = memoryview(payload), 0
+            parts: list[bytes | memoryview] = []
+            for part in segments:
+                parts.append(view[at : at + len(part)])
+                at += len(part)
+            self._segments = parts
         return payload
 
     def data_as_string(self) -> str:

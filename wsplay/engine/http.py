@@ -250,7 +250,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         options = self.server.options
         if request.method not in ("GET", "HEAD"):
             self._answer(handshake.http_response(405, "only GET\n", headers={"Allow": "GET"}), 405, "method")
-        elif options.development and options.client_page and routed:
+        elif options.client_page and routed:  # development() or page() chose a page
             page = options.client_page if request.method == "GET" else b""
             self._answer(handshake.http_response(200, page, "text/html; charset=utf-8"), 200, "client page")
         elif routed:

@@ -20,7 +20,7 @@ class ServerOptions(ConnectionOptions):
         max_request_size: the largest HTTP request head accepted (431 above it).
         max_connections: open WebSocket connections at most; more handshakes get 503. None: no limit.
         origins: which browser origins may connect (403 otherwise).
-        client_page: the HTML served on a plain GET in development mode.
+        client_page: the HTML served on a plain GET (the chat page in development mode, or `Host.page()`'s).
         tls: the server's TLS context: wss:// and https:// (None: plain ws:// and http://).
     """
 

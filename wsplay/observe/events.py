@@ -155,8 +155,8 @@ class PumpStall(Event):
     ongoing: bool = True
 
     kind = "stall"
-    fix = "spawn a task for long work (asyncio.create_task) and return to the pump; cancel it in on_close"
-    notebook = "notebooks/07-long-running-tasks.ipynb"
+    fix = "start long work with connection.spawn(job()) and return to the pump; the task is cancelled when the connection ends"
+    notebook = "notebooks/04-long-running-tasks.ipynb"
 
     def summary(self) -> str:
         ping = ", a ping among them" if self.ping_waiting else ""
@@ -175,7 +175,7 @@ class InterleavedWrite(Event):
 
     kind = "interleave"
     fix = "hold connection.write_lock for the whole message: every frame of it inside async with connection.write_lock:"
-    notebook = "notebooks/08-synchronized-writes.ipynb"
+    notebook = "notebooks/05-synchronized-writes.ipynb"
 
     def summary(self) -> str:
         return f"connection {self.connection}: interleaved write: {self.detail}"
@@ -189,7 +189,7 @@ class LoopBlocked(Event):
 
     kind = "blocked"
     fix = "never block in a handler: await asyncio.sleep(), or run blocking work with asyncio.to_thread()"
-    notebook = "notebooks/07-long-running-tasks.ipynb"
+    notebook = "notebooks/04-long-running-tasks.ipynb"
 
     def summary(self) -> str:
         return f"the event loop was blocked for {self.seconds:.1f} s: every connection stood still"

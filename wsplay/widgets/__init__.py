@@ -10,6 +10,8 @@
     static/     panel.js (entry), table.js, inspector.js, bits.js, tree.js, sequence.js, charts.js,
                 handshake.js, util.js, panel.css; check.js and check.css (CheckPanel's entry and style)
     html.py     text helpers: previews, hex dumps, times
+    pictures.py SVG pictures of recorded data that need no widget (they stay in a saved notebook):
+                a frame's bits, the handshake, a sequence diagram, a ping timeline, bar charts
 
 Payload decoders live in `wsplay.decoders` (one registry for every panel).
 

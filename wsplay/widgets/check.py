@@ -119,7 +119,7 @@ class CheckPanel(anywidget.AnyWidget):
                 index = int(content.get("index", -1))
                 records = case.records() if case is not None else []
                 if 0 <= index < len(records):
-                    info, buffers = detail(records[index])
+                    info, buffers = detail(records[index])  # the payload, and a compressed frame's wire bytes
                     self.send({"kind": "frame", "case": case.id, **info}, buffers)  # type: ignore[union-attr]
                 else:
                     self.send({"kind": "frame", "index": index, "missing": True})
