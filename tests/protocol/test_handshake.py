@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsplay.errors import HandshakeError
-from wsplay.protocol.handshake import RequestReader, accept, error_response, http_response, is_upgrade
+from wsplay.protocol.handshake import RequestReader, accept, error_response, http_response, is_upgrade, parse_headers
 
 RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 1.3's sample nonce ...
 RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # ... and the accept value it gives
@@ -72,6 +72,21 @@ def test_reader_keeps_leftover_bytes(cut: int) -> None:
     assert reader.feed(data[:cut]) is None
     assert reader.feed(data[cut:]) is not None
     assert reader.leftover() == frame
+
+
+@pytest.mark.parametrize("cut", [1, 10, 40, 200])
+def test_the_kept_head_parses_to_the_headers_websockets_parsed(cut: int) -> None:
+    # A connection keeps the head's bytes and parses request.headers only when a handler reads them:
+    # it must read exactly what websockets' parser read (repeated names, stripped values, obs-text).
+    extra = b"X-Twice: one\r\nx-twice:  two \t\r\nX-Latin: caf\xe9\r\nX-Empty:\r\n"
+    data = head().replace(b"\r\n\r\n", b"\r\n" + extra + b"\r\n") + bytes.fromhex("818537fa213d7f9f4d5158")
+    reader = RequestReader()
+    request = reader.feed(data[:cut]) or reader.feed(data[cut:])
+    assert request is not None
+    assert reader.head() == data[: data.index(b"\r\n\r\n") + 4]
+    parsed = parse_headers(reader.head())
+    assert list(parsed.raw_items()) == list(request.headers.raw_items())
+    assert parsed.get_all("X-TWICE") == ["one", "two"] and parsed["X-Latin"] == "café" and parsed["X-Empty"] == ""
 
 
 GARBAGE = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from websockets.datastructures import Headers
@@ -13,6 +12,7 @@ from websockets.datastructures import Headers
 from wsplay.core.connection import Connection
 from wsplay.core.options import ConnectionOptions, Settings
 from wsplay.observe import Recorder
+from wsplay.protocol.handshake import parse_headers
 from wsplay.protocol.connection import Side
 
 __all__ = ["Endpoint", "RequestInfo", "ServerState", "SocketConnection"]
@@ -25,17 +25,51 @@ class ServerState(Protocol):
     def running(self) -> bool: ...
 
 
-@dataclass
 class RequestInfo:
-    """What the upgrade request said: the seed's `connection.Request`."""
+    """What the upgrade request said: the seed's `connection.Request`.
 
-    method: str
-    path: str
-    query: str
-    headers: Headers
-    remote_address: tuple[Any, ...] | None
-    subprotocol: str | None
-    server: ServerState = field(repr=False)
+    The headers are kept as the bytes that carried them and parsed the first time `headers` is read:
+    an idle connection whose handler never looks costs a few hundred bytes, not a parsed mapping.
+    """
+
+    __slots__ = ("_head", "_headers", "method", "path", "query", "remote_address", "server", "subprotocol")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers | bytes,
+        remote_address: tuple[Any, ...] | None,
+        subprotocol: str | None,
+        server: ServerState,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self._head = headers if isinstance(headers, bytes) else None  # the request head, or...
+        self._headers = headers if not isinstance(headers, bytes) else None  # ...its headers, parsed
+        self.remote_address = remote_address
+        self.subprotocol = subprotocol
+        self.server = server
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers (names case-insensitive; `get_all(name)` for repeated ones)."""
+        if self._headers is None:
+            self._headers = parse_headers(self._head or b"")
+        return self._headers
+
+    @property
+    def head(self) -> bytes | None:
+        """The request head as received (None when made from parsed headers)."""
+        return self._head
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestInfo(method={self.method!r}, path={self.path!r}, query={self.query!r}, "
+            f"remote_address={self.remote_address!r}, subprotocol={self.subprotocol!r})"
+        )
 
 
 class SocketConnection(Connection):

@@ -272,7 +272,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
             method=request.method,
             path=path,
             query=query,
-            headers=request.headers,
+            headers=reader.head(),  # parsed again only if the handler reads request.headers
             remote_address=peer,
             subprotocol=subprotocol,
             server=server,
@@ -281,7 +281,7 @@ class HttpProtocol(asyncio.BufferedProtocol):
         transport.write(accepted.response)
         opened = None
         if server.recorder is not None:
-            opened = _opened(connection, info, peer, accepted.response)
+            opened = _opened(connection, info, request.headers.get("Host", ""), peer, accepted.response)
         assert server.loop is not None  # a transport exists only while its server runs
         # From here on the connection's stream is the transport's protocol and reads into its codec.
         connection.attach(transport, server.loop, opened, reader.leftover(), accepted.extension)
@@ -290,16 +290,15 @@ class HttpProtocol(asyncio.BufferedProtocol):
         server.serve(connection, endpoint)
 
 
-def _opened(connection: SocketConnection, request: RequestInfo, peer: Any, response: bytes) -> ConnectionOpened:
+def _opened(connection: SocketConnection, request: RequestInfo, host: str, peer: Any, response: bytes) -> ConnectionOpened:
     """The open event with the handshake as the panel shows it (the request head, the 101 we answered)."""
     where = f"{peer[0]}:{peer[1]}" if peer else "?"
     target = request.path + (f"?{request.query}" if request.query else "")
-    host = request.headers.get("Host", "")
     scheme = "wss" if connection.options.tls is not None else "ws"  # type: ignore[attr-defined]
     return ConnectionOpened(
         time.time(), connection.id, where, request.path, request.subprotocol,
         url=f"{scheme}://{host}{target}" if host else "",
         request_line=f"{request.method} {target} HTTP/1.1",
-        request_head=request.headers,
+        request_head=request.head,
         response_head=response,
     )  # fmt: skip

@@ -50,14 +50,17 @@ class ConnectionOpened(Event):
     subprotocol: str | None = None
     url: str = ""  # ws://host/path as the client asked for it ('' when not known)
     request_line: str = ""  # 'GET /path HTTP/1.1'
-    request_head: Any = field(default=None, repr=False)  # the request's headers: (name, value) pairs or a Headers
+    request_head: Any = field(default=None, repr=False)  # the request: its head's bytes, (name, value) pairs or a Headers
     response_head: Any = field(default=None, repr=False)  # the response: its bytes, or (status line, headers)
 
     kind = "open"
 
     @property
     def request_headers(self) -> list[tuple[str, str]]:
-        return _pairs(self.request_head)
+        head = self.request_head
+        if isinstance(head, (bytes, bytearray)):  # the request head as received
+            return parse_head(head)[1]
+        return _pairs(head)
 
     @property
     def status_line(self) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "error_response",
     "http_response",
     "is_upgrade",
+    "parse_headers",
 ]
 
 MAX_REQUEST_SIZE = 16 * 1024
@@ -64,6 +65,7 @@ class RequestReader:
         self._reader = StreamReader()
         self._parser = Request.parse(self._reader.read_line)
         self._received = 0
+        self._raw = bytearray()  # what was fed: head() is its first part
 
     def feed(self, data: bytes | bytearray | memoryview) -> Request | None:
         """Add bytes; return the request once its head is complete, else None.
@@ -72,6 +74,7 @@ class RequestReader:
             HandshakeError: the bytes are not an acceptable HTTP request (400, 414 or 431).
         """
         self._received += len(data)
+        self._raw += data
         self._reader.feed_data(bytes(data))
         try:
             next(self._parser)
@@ -94,6 +97,21 @@ class RequestReader:
     def leftover(self) -> bytes:
         """Bytes received after the request head (a client may send frames right behind it)."""
         return bytes(self._reader.buffer)
+
+    def head(self) -> bytes:
+        """The request head as received, up to its blank line (once feed() returned the request)."""
+        return bytes(self._raw[: len(self._raw) - len(self._reader.buffer)])
+
+
+def parse_headers(head: bytes) -> Headers:
+    """The headers of a request head that RequestReader accepted, decoded as websockets decodes them."""
+    headers = Headers()
+    for line in head.split(b"\r\n")[1:]:
+        if line:
+            name, _, value = line.partition(b":")
+            # validated by the reader already: set as websockets' own parser sets them (obs-text as ISO-8859-1)
+            headers.set_insecure(name.decode("ascii"), value.strip(b" \t").decode("iso-8859-1"))
+    return headers
 
 
 def is_upgrade(request: Request) -> bool:
