@@ -51,7 +51,7 @@ def trusting(ca: trustme.CA) -> ssl.SSLContext:
 
 def test_websockets_client_over_wss_with_compression(tls_host: Host, ca: trustme.CA) -> None:
     assert tls_host.url.startswith("wss://127.0.0.1:") and tls_host.secure
-    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=2 * UNIT) as ws:
+    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=5 * UNIT) as ws:
         ws.send("over TLS, compressed")
         assert ws.recv(timeout=2 * UNIT) == "over TLS, compressed"
         assert ws.protocol.extensions  # permessage-deflate inside TLS
@@ -85,7 +85,7 @@ def test_the_client_page_over_https(tls_host: Host, ca: trustme.CA) -> None:
 )
 def test_a_peer_that_does_not_speak_tls_is_dropped_quietly(tls_host: Host, ca: trustme.CA, what: bytes, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=2 * UNIT) as healthy:
+    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=5 * UNIT) as healthy:
         with socket.create_connection(("127.0.0.1", tls_host.bound_port), timeout=2 * UNIT) as raw:
             raw.sendall(what)
             raw.settimeout(2 * UNIT)
@@ -105,7 +105,7 @@ def test_a_peer_that_does_not_speak_tls_is_dropped_quietly(tls_host: Host, ca: t
 
 def test_a_tls_slowloris_is_cut_at_the_handshake_timeout(hosts, ca: trustme.CA) -> None:
     tls_host = start_tls_host(hosts, ca, 1 * UNIT)
-    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=2 * UNIT) as healthy:
+    with ws_connect(tls_host.url, ssl=trusting(ca), open_timeout=5 * UNIT) as healthy:
         silent = socket.create_connection(("127.0.0.1", tls_host.bound_port), timeout=5 * UNIT)
         started = time.monotonic()
         assert silent.recv(1) == b""  # dropped, without a word
