@@ -8,7 +8,8 @@
 For each round, for each workload, each server is started afresh (so one workload's heap does not
 flatter the next, which matters for W6's RSS), its URL is read from its first stdout line, the load
 generator runs the workload against it in another process, and the server is stopped by PID:
-round 1 runs W1 on A, B, C ..., then W2 on A, B, C ...; round 2 again. W8 starts each server's chat
+round 1 runs W1 on A, B, C ..., then W2 on A, B, C ...; round 2 again. W7 (compressed echo) starts
+the peers with permessage-deflate on and leaves out picows, which has none; W8 starts each server's chat
 instead of its echo; W9 runs benchmarks/kernel.py, which starts the server inside a Jupyter kernel
 (only for the servers it knows). With `taskset` the server is pinned to CPU 0 and the load generator
 to CPU 1. The tables show medians over rounds and the ratio to the `websockets` baseline of the same
@@ -65,8 +66,9 @@ SERVERS: dict[str, list[str]] = {
 }
 # The peers' own packages (the bench extra): a server whose package is missing is left out of the default run.
 NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"]}
+NO_DEFLATE = {"picows", "picows-uvloop"}  # no permessage-deflate: left out of W7
 BASELINE = "websockets"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
 LOADGEN_LIMIT = 0.9  # load generator CPU (fraction of its core) from which a result is flagged "!"
 STARVED = 0.8  # server CPU below which a wall-clock throughput is flagged "~": something else had its core
 THROUGHPUT = {"messages_per_s", "MB_per_s", "connections_per_s", "deliveries_per_s"}
@@ -81,12 +83,14 @@ TABLES = [
         ("W4", "MB_per_s", "W4 MB/s"),
         ("W5", "connections_per_s", "W5 conn/s"),
         ("W6", "bytes_per_connection", "W6 B/conn"),
+        ("W7", "MB_per_s", "W7 MB/s"),
     ]),
     ("Per second of server CPU (the work done in the timed part / the server's CPU seconds in it)", [
         ("W1", "messages_per_server_cpu_s", "W1 msg"),
         ("W3", "MB_per_server_cpu_s", "W3 MB"),
         ("W4", "MB_per_server_cpu_s", "W4 MB"),
         ("W5", "connections_per_server_cpu_s", "W5 conn"),
+        ("W7", "MB_per_server_cpu_s", "W7 MB"),
         ("W8", "deliveries_per_server_cpu_s", "W8 deliveries"),
     ]),
     ("Broadcast (W8) and a notebook under load (W9)", [
@@ -108,8 +112,11 @@ def installed(name: str) -> bool:
 
 
 def command_for(name: str, workload: str) -> list[str]:
-    """The server's command for a workload: W8 serves the chat instead of the echo."""
+    """The server's command for a workload: W7 turns the peers' compression on (wsplay's is on by
+    default; the other workloads never offer it), W8 serves the chat instead of the echo."""
     command = list(SERVERS[name])
+    if workload == "W7" and command[:2] == OTHER:
+        command.append("--compress")
     if workload == "W8":
         if "--example" in command:
             command[command.index("--example") + 1] = "chat"
@@ -352,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     for rnd in range(1, args.rounds + 1):
         for workload in workloads:
             for name in servers:
+                if workload == "W7" and name in NO_DEFLATE:
+                    continue
                 if workload == "W9":
                     if name not in KERNEL_SERVERS:
                         continue  # W9 is measured for the servers a notebook user would start in a kernel
