@@ -56,6 +56,8 @@ SERVERS: dict[str, list[str]] = {
     "wsplay-reactive-noalloc": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-allocate"],
     "wsplay-reactive-norecord": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-record"],
     "wsplay-reactive-dev": [*WSPLAY, "--flavor", "reactive"],
+    # the background loop on uvloop (wsplay[speed]): compare with picows-uvloop
+    "wsplay-reactive-uvloop": [*WSPLAY, *BENCH, "--flavor", "reactive", "--loop", "uvloop"],
     # wsplay-reactive plus an open server panel (benchmarks/panel.py): what a displayed panel costs
     "wsplay-reactive-panel": [PY, str(HERE / "panel.py")],
     "websockets": [*OTHER, "websockets"],
@@ -65,7 +67,8 @@ SERVERS: dict[str, list[str]] = {
     "reference": [*OTHER, "reference"],
 }
 # The peers' own packages (the bench extra): a server whose package is missing is left out of the default run.
-NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"]}
+NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"],
+         "wsplay-reactive-uvloop": ["uvloop"]}
 NO_DEFLATE = {"picows", "picows-uvloop"}  # no permessage-deflate: left out of W7
 BASELINE = "websockets"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
