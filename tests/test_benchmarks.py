@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The peers and the packages they need (the test extra installs them all, so CI runs every one).
 PEERS = {"websockets": [], "aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"]}
 KERNEL_SERVERS = {"wsplay-reactive", "websockets", "aiohttp", "picows"}  # W9 starts these in a kernel
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]
+NO_DEFLATE = {"picows", "picows-uvloop"}  # left out of W7
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
 # The numbers each workload must produce.
 PRODUCES = {
     "W1": ["messages_per_s", "messages_per_server_cpu_s", "loadgen_cpu"],
@@ -29,6 +30,7 @@ PRODUCES = {
     "W4": ["MB_per_s", "MB_per_server_cpu_s"],
     "W5": ["connections_per_s", "connections_per_server_cpu_s"],
     "W6": ["bytes_per_connection"],
+    "W7": ["MB_per_s", "MB_per_server_cpu_s", "loadgen_cpu", "client_ratio", "server_ratio"],
     "W8": ["deliveries_per_s", "deliveries_per_server_cpu_s", "p50_ms", "p99_ms"],
     "W9": ["idle_p50_ms", "idle_p99_ms", "p50_ms", "p99_ms", "messages_per_s"],
 }
@@ -51,7 +53,8 @@ def test_quick_benchmark_runs_every_workload_on_every_peer(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     runs = json.loads(out.read_text())["results"]
-    expected = {(s, w) for s in servers for w in workloads if w != "W9" or s in KERNEL_SERVERS}
+    expected = {(s, w) for s in servers for w in workloads
+                if (w != "W9" or s in KERNEL_SERVERS) and (w != "W7" or s not in NO_DEFLATE)}
     assert {(r["server"], r["workload"]) for r in runs} == expected
     for r in runs:
         assert r["errors"] == 0 and r["mismatches"] == 0, r
@@ -63,10 +66,52 @@ def test_quick_benchmark_runs_every_workload_on_every_peer(tmp_path):
             assert r["latency_messages"] > 0 and r["p99_ms"] >= r["p50_ms"], r
         if r["workload"] == "W9":
             assert r["cells"] > 0 and r["idle_cells"] > 0, r
+        if r["workload"] == "W7":
+            check_compressed_echo(r)
     # the three tables, with ratios to websockets
     for title in ("Throughput, latency and memory", "Per second of server CPU", "Broadcast (W8)"):
         assert title in done.stdout
     assert "wsplay-reactive" in done.stdout and "x)" in done.stdout
+
+
+def check_compressed_echo(r: dict) -> None:
+    """W7 ran compressed: the server accepted permessage-deflate and every echo came back compressed."""
+    assert r["extension"].startswith("permessage-deflate"), r
+    assert r["messages"] > 0 and r["uncompressed_echoes"] == 0, r
+    assert 3 < r["client_ratio"] < 8 and r["server_ratio"] > 2, r  # JSON-like text, not a run of zeros
+
+
+@pytest.mark.timeout(120)
+def test_quick_compressed_echo_and_uvloop_server(tmp_path):
+    # W7 against the reference server (which reflects the client's compressed frames: the load
+    # generator's own inflating and checking) and W1/W7 against wsplay on uvloop.
+    servers = ["reference"] + (["wsplay-reactive-uvloop"] if installed(["uvloop"]) else [])
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--duration", "0.5", "--only", "W1,W7",
+         "--servers", ",".join(servers), "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=110, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    runs = json.loads(out.read_text())["results"]
+    assert {(r["server"], r["workload"]) for r in runs} == {(s, w) for s in servers for w in ("W1", "W7")}
+    for r in runs:
+        assert r["errors"] == 0 and r["mismatches"] == 0, r
+        if r["workload"] == "W7":
+            check_compressed_echo(r)
+
+
+def test_compressed_echo_fails_without_compression():
+    # A server that does not negotiate permessage-deflate fails W7 (it would measure nothing compressed).
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from loadgen import negotiated
+
+    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade"
+    assert "did not negotiate permessage-deflate" in negotiated(head)
+    answer = negotiated(head + b"\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; "
+                                b"client_max_window_bits=12; server_no_context_takeover")
+    assert answer == (True, False, 12, 12)
+    assert "unknown" in negotiated(head + b"\r\nSec-WebSocket-Extensions: permessage-deflate; x=1")
 
 
 def test_quick_allocation_measurement_runs():
