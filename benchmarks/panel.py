@@ -11,10 +11,12 @@ SIGTERM prints the messages and bytes the panel sent, to stderr.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import until_signalled  # noqa: E402
 
 
 class SerialisingComm:
@@ -53,14 +55,9 @@ def main() -> int:
 
     host = Host.create().handler(build_example("echo", "reactive")).port(0).defaults().start()
     panel = ServerPanel(host)
-    stopping = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     sent = panel.comm
-    print(host.url, flush=True)
     try:
-        while not stopping.wait(0.5):
-            pass
+        until_signalled(host.url)
     finally:
         host.stop()
         panel.close()

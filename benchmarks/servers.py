@@ -38,6 +38,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -315,6 +316,16 @@ async def serve_until_signalled(kind: str, chat: bool, port: int, compress: bool
     print(url, flush=True)
     await stopping
     await stop()
+
+
+def until_signalled(url: str) -> None:
+    """For a server on a thread of its own (a wsplay host): print its URL, block until SIGINT or SIGTERM."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    print(url, flush=True)
+    while not stopping.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+        pass
 
 
 def main() -> int:

@@ -114,6 +114,33 @@ def test_compressed_echo_fails_without_compression():
     assert "unknown" in negotiated(head + b"\r\nSec-WebSocket-Extensions: permessage-deflate; x=1")
 
 
+@pytest.mark.timeout(200)
+def test_tiny_scale_run(tmp_path):
+    # benchmarks/scale.py at the size of a classroom: 300 idle connections (two client processes),
+    # 50 chat clients; every pong, echo, broadcast copy and close checked, no speed asserted.
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "scale.py"), "--idle", "300", "--chat", "50", "--step", "0.5",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=190, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert {(r["server"], r["part"], r.get("example")) for r in results} == {
+        (s, "idle", e) for s in ("wsplay", "websockets") for e in ("chat", "echo")} | {
+        (s, "chat", None) for s in ("wsplay", "websockets")}
+    for r in results:
+        assert r["errors"] == 0, r
+        if r["part"] == "idle":
+            assert r["opened"] == r["pongs"] == r["answered"] == r["closed"] == 300, r
+            assert r["bytes_per_connection"] > 0 and r["all_answered_ms"] > 0, r
+        else:
+            assert r["closed"] == 50 and r["bytes_per_connection"] > 0 and r["steps"], r
+            for step in r["steps"]:  # every copy of every message arrived: its time to the last copy is known
+                assert step["messages"] > 0 and step["max_ms"] < float("inf") and step["deliveries_per_s"] > 0, step
+    assert "Idle connections" in done.stdout and "Active chat clients" in done.stdout
+
+
 def test_quick_allocation_measurement_runs():
     # alloc.py checks what every handler read (CRC-32 against the client's) and raises otherwise; here
     # only that it ran and measured every row in both modes (the comparison is the benchmark's).
