@@ -1,7 +1,9 @@
 """The benchmark's echo server with an open server panel: what a displayed panel costs a host.
 
+    python benchmarks/panel.py [--chat]
+
 The same host as `python -m wsplay serve --example echo --flavor reactive --quiet --no-development`
-(recording on, the library's defaults), plus a `ServerPanel` whose comm stands in for the kernel's:
+(recording on, the library's defaults; with `--chat`, as run.py asks for W8, the chat), plus a `ServerPanel` whose comm stands in for the kernel's:
 every message is serialised to JSON (buffers counted) as ipykernel's session would, then dropped.
 So the panel's refresher does all its work (snapshots, rows, traits, serialisation) and the
 difference to `wsplay-reactive` in run.py is the cost of an open panel. Prints its URL first; on
@@ -53,7 +55,8 @@ def main() -> int:
     from wsplay.examples import build_example
     from wsplay.widgets import ServerPanel
 
-    host = Host.create().handler(build_example("echo", "reactive")).port(0).defaults().start()
+    example = "chat" if "--chat" in sys.argv[1:] else "echo"
+    host = Host.create().handler(build_example(example, "reactive")).port(0).defaults().start()
     panel = ServerPanel(host)
     sent = panel.comm
     try:
