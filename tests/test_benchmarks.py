@@ -74,11 +74,12 @@ def test_quick_benchmark_runs_every_workload_on_every_peer(tmp_path):
     assert "wsplay-reactive" in done.stdout and "x)" in done.stdout
 
 
-def check_compressed_echo(r: dict) -> None:
+def check_compressed_echo(r: dict, client_ratio: tuple[float, float] = (3, 8)) -> None:
     """W7 ran compressed: the server accepted permessage-deflate and every echo came back compressed."""
     assert r["extension"].startswith("permessage-deflate"), r
     assert r["messages"] > 0 and r["uncompressed_echoes"] == 0, r
-    assert 3 < r["client_ratio"] < 8 and r["server_ratio"] > 2, r  # JSON-like text, not a run of zeros
+    # JSON-like text, not a run of zeros: it compresses, but not a hundredfold
+    assert client_ratio[0] < r["client_ratio"] < client_ratio[1] and r["server_ratio"] > 2, r
 
 
 @pytest.mark.timeout(120)
@@ -101,17 +102,32 @@ def test_quick_compressed_echo_and_uvloop_server(tmp_path):
             check_compressed_echo(r)
 
 
-def test_compressed_echo_fails_without_compression():
-    # A server that does not negotiate permessage-deflate fails W7 (it would measure nothing compressed).
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from loadgen import negotiated
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("settings", ["strict", None], ids=["no-context-takeover-9-bits", "no-compression"])
+def test_compressed_echo_goes_by_the_servers_answer(settings):
+    # W7 goes on with what the 101 answered (here: no context takeover either way, a 9-bit client
+    # window, which wsplay's server can impose) and fails against a server that declines compression.
+    from wsplay import Compression, Host
+    from wsplay.examples import build_example
 
-    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade"
-    assert "did not negotiate permessage-deflate" in negotiated(head)
-    answer = negotiated(head + b"\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; "
-                                b"client_max_window_bits=12; server_no_context_takeover")
-    assert answer == (True, False, 12, 12)
-    assert "unknown" in negotiated(head + b"\r\nSec-WebSocket-Extensions: permessage-deflate; x=1")
+    compression = Compression(server_no_context_takeover=True, client_no_context_takeover=True,
+                              client_max_window_bits=9) if settings else None
+    host = Host.create().handler(build_example("echo").compression(compression)).port(0).start()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "loadgen.py"), "--url", host.url, "--workloads", "W7",
+             "--duration", "0.5"], capture_output=True, text=True, timeout=50, cwd=REPO,
+        )
+    finally:
+        host.stop()
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    if settings:
+        assert done.returncode == 0, r
+        assert "server_no_context_takeover" in r["extension"] and "client_no_context_takeover" in r["extension"], r
+        assert "client_max_window_bits=9" in r["extension"], r
+        check_compressed_echo(r, client_ratio=(1.5, 4))  # each message alone, in a 512-byte window: less
+    else:
+        assert done.returncode == 1 and r["errors"] and "did not negotiate permessage-deflate" in r["first_error"], r
 
 
 @pytest.mark.timeout(200)
@@ -159,13 +175,15 @@ def test_quick_allocation_measurement_runs():
 
 
 def test_quick_panel_cost_measurement_runs(tmp_path):
-    # benchmarks/panel.py: the echo server with an open server panel (what a displayed panel costs W1).
+    # benchmarks/panel.py: the echo (the chat for W8) with an open server panel (what a displayed panel costs).
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", "W1",
-         "--servers", "wsplay-reactive-panel", "--rounds", "1", "--json", str(out)],
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--duration", "0.5", "--only", "W1,W8",
+         "--receivers", "50", "--servers", "wsplay-reactive-panel", "--rounds", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=90, cwd=REPO,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    (run,) = json.loads(out.read_text())["results"]
-    assert run["server"] == "wsplay-reactive-panel" and run["errors"] == 0 and run["mismatches"] == 0 and run["messages"] > 0
+    runs = json.loads(out.read_text())["results"]
+    assert [(r["server"], r["workload"]) for r in runs] == [("wsplay-reactive-panel", "W1"), ("wsplay-reactive-panel", "W8")]
+    for run in runs:
+        assert run["errors"] == 0 and run["mismatches"] == 0 and run["messages"] > 0, run
