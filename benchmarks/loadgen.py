@@ -17,7 +17,10 @@ Prints one JSON line per workload. The generator is built not to be the bottlene
 
 The bytes counted for MB/s are payload bytes echoed (each counted once, not once per direction).
 With `--server-pid`, the server's CPU seconds over each timed part give the work per second of
-server CPU. W8 drives a chat server instead of an echo: see `broadcast()`.
+server CPU. W7 compresses (permessage-deflate): the server's compressed echoes cannot be known in
+advance, so there each echo is parsed, inflated (zlib, in C) and compared whole; the client's
+compressed frames are still all made before the clock starts (see `DeflateCorpus`). W8 drives a
+chat server instead of an echo: see `broadcast()`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import math
 import os
 import random
 import resource
@@ -35,8 +39,9 @@ import statistics
 import struct
 import sys
 import time
+import zlib
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 MASK = b"\x37\xfa\x21\x3d"
@@ -52,10 +57,11 @@ WORKLOADS = {
     "W4": "fragmented: 1 MiB binary as 64 fragments of 16 KiB, echoed merged: MB/s",
     "W5": "handshakes: open, one echo, close, 8 concurrent: connections/s",
     "W6": "idle: 2,000 open connections: server RSS per connection",
+    "W7": "compressed echo: 1-64 KiB JSON-like text, permessage-deflate both ways, 8 connections, 4 in flight each: MB/s",
     "W8": "broadcast: the chat, 1 sender and 1,000 receivers: deliveries/s, then ms until the last receiver has a message",
 }
-DURATIONS = {"W1": 5.0, "W2": 3.0, "W3": 4.0, "W4": 4.0, "W5": 3.0, "W6": 0.0, "W8": 4.0}
-QUICK = {"W1": 1.0, "W2": 0.5, "W3": 1.0, "W4": 1.0, "W5": 1.0, "W6": 0.0, "W8": 1.0}
+DURATIONS = {"W1": 5.0, "W2": 3.0, "W3": 4.0, "W4": 4.0, "W5": 3.0, "W6": 0.0, "W7": 4.0, "W8": 4.0}
+QUICK = {"W1": 1.0, "W2": 0.5, "W3": 1.0, "W4": 1.0, "W5": 1.0, "W6": 0.0, "W7": 1.0, "W8": 1.0}
 RECEIVERS = 1000
 
 
@@ -147,6 +153,10 @@ class Ring:
         self.server2 = one + one
         self.payload_len = payload_len
 
+    def payload_bytes(self, first: int, end: int) -> int:
+        """Payload bytes of messages first .. end-1."""
+        return (end - first) * self.payload_len
+
     def client_bytes(self, first: int, n: int) -> list[memoryview]:
         """The client bytes of messages first .. first+n-1 (as few slices as possible)."""
         out = []
@@ -198,10 +208,11 @@ CLOSE_1000 = client_frame(8, struct.pack("!H", 1000))
 SERVER_CLOSE_1000 = server_frame(8, struct.pack("!H", 1000))
 
 
-def upgrade_request(host: str, port: int, path: str) -> bytes:
+def upgrade_request(host: str, port: int, path: str, extensions: str | None = None) -> bytes:
+    offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     return (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     ).encode()
 
 
@@ -273,6 +284,14 @@ class EchoClient(asyncio.BufferedProtocol):
     Reads go into one preallocated buffer (`recv_into`, no bytes object per read).
     """
 
+    offer: str | None = None  # the Sec-WebSocket-Extensions it sends
+    ring_for = staticmethod(ring_for)
+
+    @staticmethod
+    def report(clients: list[EchoClient]) -> dict:
+        """What a workload adds to its result about its connections (W7: the compression)."""
+        return {}
+
     def __init__(self, ring: Ring, inflight: int, stats: Stats, request: bytes, offset: int, bufsize: int = 1 << 20) -> None:
         self.ring, self.inflight, self.stats, self.request = ring, inflight, stats, request
         self.transport: asyncio.Transport | None = None
@@ -317,6 +336,10 @@ class EchoClient(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.view
 
+    def handshake_problem(self, head: bytes) -> str | None:
+        """None if the 101 (`head`, without its blank line) is what this client can go on with."""
+        return check_response(head)
+
     def _mismatch(self, chunk: bytes, pos: int, message: int) -> None:
         """Fail with a description of the first message that differs (the error path: no hurry)."""
         ring = self.ring
@@ -336,7 +359,7 @@ class EchoClient(asyncio.BufferedProtocol):
             end = self.head.find(b"\r\n\r\n")
             if end < 0:
                 return
-            problem = check_response(self.head[:end])
+            problem = self.handshake_problem(self.head[:end])
             if problem:
                 return self._fail(problem)
             rest, self.head, self.open = self.head[end + 4 :], b"", True
@@ -437,8 +460,10 @@ class Window:
 
 
 async def stream_echo(url: str, workload: str, conns: int, inflight: int, duration: float,
-                      pid: int | None = None, marks: bool = False) -> dict:
-    ring = ring_for(workload)
+                      pid: int | None = None, marks: bool = False, client: type[EchoClient] | None = None) -> dict:
+    """W1, W3, W4 (EchoClient) and W7 (`client` DeflateClient): `conns` connections, `inflight` each."""
+    client = client or EchoClient
+    ring = client.ring_for(workload)
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     bufsize = 1 << 20 if ring.slen > 4096 else 1 << 16
@@ -447,10 +472,15 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
     clients = []
     for i in range(conns):
         offset = (i * 97) % ring.count
-        c = EchoClient(ring, inflight, stats, upgrade_request(host, port, f"/{workload}/{offset}"), offset, bufsize)
+        request = upgrade_request(host, port, f"/{workload}/{offset}", client.offer)
+        c = client(ring, inflight, stats, request, offset, bufsize)
         await loop.create_connection(lambda c=c: c, host, port)
         clients.append(c)
     await asyncio.wait_for(asyncio.gather(*(c.ready for c in clients)), 10)
+    if stats.errors:  # a handshake was refused or not what the workload needs: say so, measure nothing
+        for c in clients:
+            c.transport.abort()  # type: ignore[union-attr]
+        return _finish({}, stats)
     window = Window(pid, marks)
     window.start()
     for c in clients:
@@ -459,6 +489,7 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
     stats.sending = False
     elapsed = window.stop()
     completed = stats.completed
+    payload = sum(ring.payload_bytes(c.offset, c.done) for c in clients)  # echoed in the window
     for c in clients:
         if c.done == c.sent and not c.drained.done():
             c.drained.set_result(True)
@@ -478,11 +509,12 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
         "messages": completed,
         "seconds": round(elapsed, 3),
         "messages_per_s": round(completed / elapsed, 1),
-        "MB_per_s": round(completed * ring.payload_len / elapsed / 1e6, 2),
+        "MB_per_s": round(payload / elapsed / 1e6, 2),
+        **client.report(clients),
     }
     window.cpu(result, completed, "messages")
-    if ring.payload_len > 4096:
-        window.cpu(result, completed * ring.payload_len / 1e6, "MB")
+    if payload > 4096 * completed:  # large messages (W3, W4, W7): MB per server CPU-second too
+        window.cpu(result, payload / 1e6, "MB")
     return _finish(result, stats)
 
 
@@ -738,6 +770,235 @@ async def idle(url: str, pid: int | None, count: int = 2000, settle: float = 1.0
     return _finish(result, stats)
 
 
+# -- W7: compressed echo (permessage-deflate, RFC 7692) --------------------------------------------------
+
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"  # what browsers offer
+DEFLATE_TAIL = b"\x00\x00\xff\xff"  # ends every Z_SYNC_FLUSH; RFC 7692 7.2.1 strips it from each message
+DEFLATE_PARAMS = ("server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits",
+                  "client_max_window_bits")
+
+
+def json_payloads(count: int, seed: int) -> list[bytes]:
+    """`count` JSON texts of 1-64 KiB (log-uniform sizes): lists of records like a notebook app sends.
+
+    Keys repeat in every record and values come from small vocabularies, with random numbers and
+    made-up words between them, so deflate gets about 4.4x with a 15-bit window, 3.4x with 12 bits
+    (not all-zero: a message is not a run of one byte). Each starts with its number, so a lost,
+    repeated or reordered echo is a mismatch.
+    """
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    kinds = ["cell", "kernel", "widget", "frame", "socket", "notebook", "output", "stream", "chat", "message",
+             "server", "client", "plot", "table", "row", "column", "value", "error", "ok", "pending", "done"]
+    words = kinds + ["".join(rng.choice(letters) for _ in range(rng.randint(4, 10))) for _ in range(120)]
+    users = ["".join(rng.choice(letters) for _ in range(rng.randint(5, 9))) for _ in range(40)]
+    out = []
+    for i in range(count):
+        size = int(math.exp(rng.uniform(math.log(1024), math.log(64 * 1024))))
+        text = '{"seq": "%08d", "records": [' % i
+        while len(text) < size:
+            record = {"id": rng.randrange(10_000), "user": rng.choice(users), "kind": rng.choice(kinds),
+                      "t": 1_700_000_000 + rng.randrange(86_400), "x": round(rng.gauss(0, 100), 2),
+                      "text": " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))}
+            text += ("" if text.endswith("[") else ", ") + json.dumps(record)
+        out.append((text[: size - 2] + "]}").encode())
+    return out
+
+
+class Deflate(NamedTuple):
+    """The permessage-deflate parameters a server answered with (window bits 15 when not given)."""
+
+    server_no_context_takeover: bool = False
+    client_no_context_takeover: bool = False
+    server_max_window_bits: int = 15
+    client_max_window_bits: int = 15
+
+
+def negotiated(head: bytes) -> Deflate | str:
+    """What the 101's Sec-WebSocket-Extensions agreed to our offer, or what is wrong with it."""
+    values = [value.strip().decode("latin-1") for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+              if name.strip().lower() == b"sec-websocket-extensions"]
+    if not values:
+        return "the server did not negotiate permessage-deflate: its 101 has no Sec-WebSocket-Extensions"
+    answer = ", ".join(values)
+    extensions = [e for e in answer.split(",") if e.strip()]
+    name, *params = [part.strip() for part in extensions[0].split(";")]
+    if len(extensions) != 1 or name != "permessage-deflate":
+        return f"the server answered extensions we did not offer: {answer!r}"
+    got: dict[str, Any] = {}
+    for param in params:
+        key, _, value = (x.strip().strip('"') for x in param.partition("="))
+        if key not in DEFLATE_PARAMS or key in got:
+            return f"unknown or repeated parameter {key!r} in {answer!r}"
+        if key.endswith("no_context_takeover"):
+            got[key] = True
+        elif value in {str(n) for n in range(8, 16)}:
+            got[key] = int(value)
+        else:
+            return f"{key}={value!r} is not a window of 8-15 bits in {answer!r}"
+    return Deflate(**got)
+
+
+def compressor(bits: int) -> Any:
+    """A raw deflate compressor for a window of `bits` (zlib refuses 8: Huffman-only output has no
+    back-references, so it fits any window)."""
+    strategy = zlib.Z_HUFFMAN_ONLY if bits == 8 else zlib.Z_DEFAULT_STRATEGY
+    return zlib.compressobj(6, zlib.DEFLATED, -max(bits, 9), 8, strategy)
+
+
+class DeflateCorpus:
+    """W7's messages and, per connection, the compressed client frames that carry them.
+
+    With context takeover a message's compressed bytes refer back to the messages before it on the
+    same connection, so the frames are made for each connection's own sequence (the corpus from its
+    offset, round and round) once its 101 has said how: a first pass through the corpus and a
+    second pass that is sent over and over from then on (the history its back-references reach is the
+    same in every later pass). Nothing is compressed while the clock runs.
+    """
+
+    slen = 0  # no fixed echo length: echoes are parsed and inflated, not matched as precomputed bytes
+
+    def __init__(self, count: int = 64, seed: int = 7) -> None:
+        self.payloads = json_payloads(count, seed)
+        self.count = count
+        self.sizes = [0]  # prefix sums: payload bytes of messages 0 .. i-1
+        for payload in self.payloads:
+            self.sizes.append(self.sizes[-1] + len(payload))
+        self.ratio = 0.0  # uncompressed / compressed, of the frames made last (their later pass)
+
+    def payload_bytes(self, first: int, end: int) -> int:
+        """Payload bytes of messages first .. end-1 (uncompressed)."""
+        def upto(n: int) -> int:
+            return n // self.count * self.sizes[-1] + self.sizes[n % self.count]
+        return upto(end) - upto(first)
+
+    def frames(self, first: int, params: Deflate) -> tuple[list[bytes], list[bytes]]:
+        """The masked, compressed client frames of messages first, first+1, ...: (first pass, every later pass)."""
+        passes = []
+        compress = compressor(params.client_max_window_bits)
+        for _ in range(1 if params.client_no_context_takeover else 2):
+            frames, compressed = [], 0
+            for i in range(first, first + self.count):
+                if params.client_no_context_takeover:
+                    compress = compressor(params.client_max_window_bits)
+                data = compress.compress(self.payloads[i % self.count]) + compress.flush(zlib.Z_SYNC_FLUSH)
+                assert data.endswith(DEFLATE_TAIL)
+                frames.append(header(0x40 | 1, len(data) - 4, True, True) + MASK + mask(data[:-4]))  # RSV1: compressed
+                compressed += len(data) - 4
+            passes.append(frames)
+        self.ratio = self.sizes[-1] / compressed
+        return passes[0], passes[-1]
+
+
+class DeflateClient(EchoClient):
+    """W7: one connection sending compressed text messages and inflating and checking every echo.
+
+    Offers permessage-deflate as a browser does and goes on only if the server accepted it, with the
+    parameters it answered (window bits, context takeover on each side). A server may send a message
+    uncompressed (RFC 7692 6); each echo is inflated when its RSV1 says so and must equal the message
+    sent, byte for byte.
+    """
+
+    offer = DEFLATE_OFFER
+    ring_for = staticmethod(lambda workload: DeflateCorpus())
+
+    def __init__(self, ring: DeflateCorpus, inflight: int, stats: Stats, request: bytes, offset: int,  # type: ignore[override]
+                 bufsize: int = 1 << 16) -> None:
+        super().__init__(ring, inflight, stats, request, offset, bufsize)  # type: ignore[arg-type]
+        self.corpus = ring
+        self.pending = bytearray()  # received bytes not yet a whole frame
+        self.parts: list[bytes] = []  # the echo arriving, frame by frame
+        self.compressed = False
+        self.extension = ""
+        self.params = Deflate()
+        self.first_pass: list[bytes] = []
+        self.later: list[bytes] = []
+        self.inflater: Any = None
+        self.echo_wire = self.echo_plain = self.plain_echoes = 0
+
+    def handshake_problem(self, head: bytes) -> str | None:
+        params = check_response(head) or negotiated(head)
+        if isinstance(params, str):
+            return params
+        self.params = params
+        self.extension = next(line.partition(b":")[2].strip().decode() for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"sec-websocket-extensions"))
+        self.first_pass, self.later = self.corpus.frames(self.offset, params)
+        self.inflater = zlib.decompressobj(-params.server_max_window_bits)
+        return None
+
+    def _send(self, n: int) -> None:
+        k = self.sent - self.offset  # this connection's messages so far
+        count = self.corpus.count
+        frames = [self.first_pass[i] if i < count else self.later[i % count] for i in range(k, k + n)]
+        self.transport.write(b"".join(frames))  # type: ignore[union-attr]
+        self.sent += n
+
+    def _received(self, view: memoryview) -> None:
+        buf = self.pending
+        buf += view
+        pos, end, new = 0, len(buf), 0
+        while end - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length, p = b1 & 0x7F, pos + 2
+            if length >= 126:
+                size = 2 if length == 126 else 8
+                if end - p < size:
+                    break
+                length, p = int.from_bytes(buf[p : p + size], "big"), p + size
+            if end - p < length:
+                break
+            opcode = b0 & 0x0F
+            # a text frame, then continuations; RSV1 (compressed) on the first frame only (RFC 7692 6.1)
+            if b1 & 0x80 or b0 & 0x30 or ((opcode != 0 or b0 & 0x40) if self.parts else opcode != 1):
+                return self._fail(f"expected (part of) the echo of message {self.done}, got {describe(bytes(buf[pos:]))}",
+                                  mismatch=True)
+            if not self.parts:
+                self.compressed = bool(b0 & 0x40)
+            self.parts.append(bytes(buf[p : p + length]))
+            pos = p + length
+            if b0 & 0x80:  # the echo is complete
+                if not self._check(b"".join(self.parts)):
+                    return
+                self.parts = []
+                new += 1
+        del buf[:pos]
+        if new:
+            self._completed(new)
+
+    def _check(self, data: bytes) -> bool:
+        """Inflate the echo of message `self.done` if it came compressed and compare it with what was sent."""
+        expected = self.corpus.payloads[self.done % self.corpus.count]
+        self.echo_wire += len(data)
+        if self.compressed:
+            try:
+                data = self.inflater.decompress(data) + self.inflater.decompress(DEFLATE_TAIL)
+            except zlib.error as exc:
+                self._fail(f"the echo of message {self.done} does not inflate: {exc}", mismatch=True)
+                return False
+            if self.params.server_no_context_takeover:
+                self.inflater = zlib.decompressobj(-self.params.server_max_window_bits)
+        else:
+            self.plain_echoes += 1
+        if data != expected:
+            i = next((j for j in range(min(len(data), len(expected))) if data[j] != expected[j]), min(len(data), len(expected)))
+            self._fail(f"echo mismatch at message {self.done}: {len(data)} bytes, expected {len(expected)}, first "
+                       f"difference at byte {i}: {data[i : i + 24]!r}", mismatch=True)
+            return False
+        self.echo_plain += len(data)
+        self.done += 1
+        return True
+
+    @staticmethod
+    def report(clients: list[EchoClient]) -> dict:
+        deflate = [c for c in clients if isinstance(c, DeflateClient)]
+        wire, plain = sum(c.echo_wire for c in deflate), sum(c.echo_plain for c in deflate)
+        return {"extension": deflate[0].extension if deflate else None,
+                "client_ratio": round(deflate[0].corpus.ratio, 2) if deflate else None,
+                "server_ratio": round(plain / wire, 2) if wire else None,
+                "uncompressed_echoes": sum(c.plain_echoes for c in deflate)}
+
+
 # -- W8: broadcast -------------------------------------------------------------------------------------
 
 
@@ -968,6 +1229,8 @@ def run_workload(name: str, url: str, pid: int | None, duration: float, receiver
         result = run(handshakes(url, duration, pid))
     elif name == "W6":
         result = run(idle(url, pid))
+    elif name == "W7":
+        result = run(stream_echo(url, "W7", 8, 4, duration, pid, client=DeflateClient))
     elif name == "W8":
         result = run(broadcast(url, receivers, duration, pid), fast_loop=True)
     else:

@@ -1,7 +1,9 @@
 """The benchmark's echo server with an open server panel: what a displayed panel costs a host.
 
+    python benchmarks/panel.py [--chat]
+
 The same host as `python -m wsplay serve --example echo --flavor reactive --quiet --no-development`
-(recording on, the library's defaults), plus a `ServerPanel` whose comm stands in for the kernel's:
+(recording on, the library's defaults; with `--chat`, as run.py asks for W8, the chat), plus a `ServerPanel` whose comm stands in for the kernel's:
 every message is serialised to JSON (buffers counted) as ipykernel's session would, then dropped.
 So the panel's refresher does all its work (snapshots, rows, traits, serialisation) and the
 difference to `wsplay-reactive` in run.py is the cost of an open panel. Prints its URL first; on
@@ -11,10 +13,12 @@ SIGTERM prints the messages and bytes the panel sent, to stderr.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import until_signalled  # noqa: E402
 
 
 class SerialisingComm:
@@ -51,16 +55,12 @@ def main() -> int:
     from wsplay.examples import build_example
     from wsplay.widgets import ServerPanel
 
-    host = Host.create().handler(build_example("echo", "reactive")).port(0).defaults().start()
+    example = "chat" if "--chat" in sys.argv[1:] else "echo"
+    host = Host.create().handler(build_example(example, "reactive")).port(0).defaults().start()
     panel = ServerPanel(host)
-    stopping = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     sent = panel.comm
-    print(host.url, flush=True)
     try:
-        while not stopping.wait(0.5):
-            pass
+        until_signalled(host.url)
     finally:
         host.stop()
         panel.close()

@@ -4,11 +4,13 @@
     python benchmarks/run.py --quick --rounds 1   # a smoke run (~2.5 min with every server)
     python benchmarks/run.py --only W1,W3 --servers wsplay-reactive,websockets --json out.json
     python benchmarks/run.py --alloc              # also the allocation measurement (benchmarks/alloc.py)
+    python benchmarks/run.py --wsplay ../main     # measure the wsplay package of another checkout
 
 For each round, for each workload, each server is started afresh (so one workload's heap does not
 flatter the next, which matters for W6's RSS), its URL is read from its first stdout line, the load
 generator runs the workload against it in another process, and the server is stopped by PID:
-round 1 runs W1 on A, B, C ..., then W2 on A, B, C ...; round 2 again. W8 starts each server's chat
+round 1 runs W1 on A, B, C ..., then W2 on A, B, C ...; round 2 again. W7 (compressed echo) starts
+the peers with permessage-deflate on and leaves out picows, which has none; W8 starts each server's chat
 instead of its echo; W9 runs benchmarks/kernel.py, which starts the server inside a Jupyter kernel
 (only for the servers it knows). With `taskset` the server is pinned to CPU 0 and the load generator
 to CPU 1. The tables show medians over rounds and the ratio to the `websockets` baseline of the same
@@ -55,6 +57,8 @@ SERVERS: dict[str, list[str]] = {
     "wsplay-reactive-noalloc": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-allocate"],
     "wsplay-reactive-norecord": [*WSPLAY, *BENCH, "--flavor", "reactive", "--no-record"],
     "wsplay-reactive-dev": [*WSPLAY, "--flavor", "reactive"],
+    # the background loop on uvloop (wsplay[speed]): compare with picows-uvloop
+    "wsplay-reactive-uvloop": [*WSPLAY, *BENCH, "--flavor", "reactive", "--loop", "uvloop"],
     # wsplay-reactive plus an open server panel (benchmarks/panel.py): what a displayed panel costs
     "wsplay-reactive-panel": [PY, str(HERE / "panel.py")],
     "websockets": [*OTHER, "websockets"],
@@ -64,9 +68,11 @@ SERVERS: dict[str, list[str]] = {
     "reference": [*OTHER, "reference"],
 }
 # The peers' own packages (the bench extra): a server whose package is missing is left out of the default run.
-NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"]}
+NEEDS = {"aiohttp": ["aiohttp"], "picows": ["picows"], "picows-uvloop": ["picows", "uvloop"],
+         "wsplay-reactive-uvloop": ["uvloop"]}
+NO_DEFLATE = {"picows", "picows-uvloop"}  # no permessage-deflate: left out of W7
 BASELINE = "websockets"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
 LOADGEN_LIMIT = 0.9  # load generator CPU (fraction of its core) from which a result is flagged "!"
 STARVED = 0.8  # server CPU below which a wall-clock throughput is flagged "~": something else had its core
 THROUGHPUT = {"messages_per_s", "MB_per_s", "connections_per_s", "deliveries_per_s"}
@@ -81,12 +87,14 @@ TABLES = [
         ("W4", "MB_per_s", "W4 MB/s"),
         ("W5", "connections_per_s", "W5 conn/s"),
         ("W6", "bytes_per_connection", "W6 B/conn"),
+        ("W7", "MB_per_s", "W7 MB/s"),
     ]),
     ("Per second of server CPU (the work done in the timed part / the server's CPU seconds in it)", [
         ("W1", "messages_per_server_cpu_s", "W1 msg"),
         ("W3", "MB_per_server_cpu_s", "W3 MB"),
         ("W4", "MB_per_server_cpu_s", "W4 MB"),
         ("W5", "connections_per_server_cpu_s", "W5 conn"),
+        ("W7", "MB_per_server_cpu_s", "W7 MB"),
         ("W8", "deliveries_per_server_cpu_s", "W8 deliveries"),
     ]),
     ("Broadcast (W8) and a notebook under load (W9)", [
@@ -108,8 +116,11 @@ def installed(name: str) -> bool:
 
 
 def command_for(name: str, workload: str) -> list[str]:
-    """The server's command for a workload: W8 serves the chat instead of the echo."""
+    """The server's command for a workload: W7 turns the peers' compression on (wsplay's is on by
+    default; the other workloads never offer it), W8 serves the chat instead of the echo."""
     command = list(SERVERS[name])
+    if workload == "W7" and command[:2] == OTHER:
+        command.append("--compress")
     if workload == "W8":
         if "--example" in command:
             command[command.index("--example") + 1] = "chat"
@@ -122,15 +133,21 @@ def pinned(cpu: int, command: list[str], pin: bool) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if pin else command
 
 
+def checkout_env(root: Path) -> dict[str, str]:
+    """The environment of every process that imports wsplay: the package in `root` (a checkout) comes
+    first, whatever is installed; with `cwd=root` too, `python -m wsplay` finds the same one."""
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
+
+
 class Server:
     """A server process: started, its URL read from its first stdout line, stopped by PID."""
 
-    def __init__(self, name: str, command: list[str], pin: bool, logdir: Path) -> None:
+    def __init__(self, name: str, command: list[str], pin: bool, logdir: Path, root: Path = HERE.parent) -> None:
         self.name = name
         self.log = open(logdir / f"{name}.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            pinned(0, command, pin), stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=HERE.parent
+            pinned(0, command, pin), stdout=subprocess.PIPE, stderr=self.log, env=checkout_env(root), cwd=root
         )  # taskset execs the server, so this PID is the server's own
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline().decode().strip() if ready else ""  # type: ignore[union-attr]
@@ -172,14 +189,15 @@ def run_loadgen(url: str, pid: int, workload: str, quick: bool, pin: bool, durat
     return last_json(workload, subprocess.run(pinned(1, command, pin), capture_output=True, text=True, timeout=300))
 
 
-def run_kernel(name: str, quick: bool, pin: bool, duration: float | None, logdir: Path) -> dict:
+def run_kernel(name: str, quick: bool, pin: bool, duration: float | None, logdir: Path, root: Path) -> dict:
     """W9: benchmarks/kernel.py starts the server in a Jupyter kernel and drives W1 and the cells."""
     command = [PY, str(HERE / "kernel.py"), "--server", name] + (["--quick"] if quick else [])
     if duration:
         command += ["--duration", str(duration)]
     if pin:
         command.append("--pin")
-    done = subprocess.run(pinned(1, command, pin), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(pinned(1, command, pin), capture_output=True, text=True, timeout=300,
+                          env=checkout_env(root), cwd=root)
     with open(logdir / f"{name}.W9.log", "a") as log:  # the kernel's own stderr
         log.write(done.stderr)
     return last_json("W9", done)
@@ -280,7 +298,7 @@ def summarize(results: list[dict]) -> dict:
     return out
 
 
-def machine() -> dict:
+def machine(root: Path) -> dict:
     model = ""
     try:
         for line in open("/proc/cpuinfo"):
@@ -291,11 +309,11 @@ def machine() -> dict:
         pass
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=HERE.parent, timeout=10).stdout
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=root, timeout=10).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    # The code measured: HEAD, plus a hash of uncommitted changes to wsplay/ if there are any.
+    # The code measured: the checkout's HEAD, plus a hash of uncommitted changes to wsplay/ if there are any.
     diff = git("diff", "HEAD", "--", "wsplay")
     revision = git("rev-parse", "--short", "HEAD").strip() or "unknown"
     if diff:
@@ -303,6 +321,7 @@ def machine() -> dict:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "revision": revision,
+        "wsplay": str(root),
         "nproc": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
@@ -321,7 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write every result, the medians and the machine to FILE")
     parser.add_argument("--alloc", action="store_true", help="also run benchmarks/alloc.py and report it")
     parser.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    parser.add_argument("--wsplay", metavar="DIR", type=Path, default=HERE.parent,
+                        help="the checkout whose wsplay package is measured (default: this one)")
     args = parser.parse_args(argv)
+    root = args.wsplay.resolve()
+    if not (root / "wsplay" / "__init__.py").is_file():
+        parser.error(f"--wsplay {args.wsplay}: no wsplay package there")
 
     workloads = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if args.servers:
@@ -341,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         print("# ipykernel is not installed: W9 left out", flush=True)
         workloads.remove("W9")
     pin = not args.no_pin and shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
-    info = machine()
+    info = machine(root)
     info["pinned"] = pin
     logdir = Path(tempfile.mkdtemp(prefix="wsplay-bench-"))
-    print(f"# {info['date']}  wsplay {info['revision']}  nproc {info['nproc']}  {info['cpu']}  Python {info['python']}  "
+    print(f"# {info['date']}  wsplay {info['revision']} ({root})  nproc {info['nproc']}  {info['cpu']}  Python {info['python']}  "
           f"load {' '.join(f'{x:.2f}' for x in info['loadavg_start'])}  pinned {pin}  logs {logdir}", flush=True)
 
     results: list[dict] = []
@@ -352,13 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     for rnd in range(1, args.rounds + 1):
         for workload in workloads:
             for name in servers:
+                if workload == "W7" and name in NO_DEFLATE:
+                    continue
                 if workload == "W9":
                     if name not in KERNEL_SERVERS:
                         continue  # W9 is measured for the servers a notebook user would start in a kernel
-                    r = run_kernel(name, args.quick, pin, args.duration, logdir)
+                    r = run_kernel(name, args.quick, pin, args.duration, logdir, root)
                 else:
                     try:
-                        server = Server(name, command_for(name, workload), pin, logdir)
+                        server = Server(name, command_for(name, workload), pin, logdir, root)
                     except RuntimeError as exc:
                         results.append({"server": name, "workload": workload, "round": rnd, "errors": 1, "first_error": str(exc)})
                         failures += 1
@@ -390,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     alloc = None
     if args.alloc:
         done = subprocess.run([PY, str(HERE / "alloc.py"), "--json"] + (["--quick"] if args.quick else []),
-                              capture_output=True, text=True, cwd=HERE.parent)
+                              capture_output=True, text=True, env=checkout_env(root), cwd=root)
         print()
         print(done.stderr.strip() if done.returncode else "")
         lines = done.stdout.strip().splitlines()
