@@ -176,7 +176,7 @@ class Connection:
         """The type of the fragmented message being received, or None between messages."""
         return FrameType(self._message) if self._message is not None else None
 
-    def use_deflate(self, params: Negotiated, level: int = 6, mem_level: int = 5) -> None:
+    def use_deflate(self, params: Negotiated, level: int = 1, mem_level: int = 5) -> None:
         """permessage-deflate was negotiated: compress data messages and inflate compressed ones."""
         self.deflate = Deflate(params, self._server, level, mem_level)
 

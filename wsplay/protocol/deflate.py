@@ -51,7 +51,10 @@ class Compression:
             only a client that offered the parameter); for a client, None offers
             `client_max_window_bits` with no value (as browsers do: "I can use a smaller window"),
             a number offers that limit.
-        level: zlib's compression level (0-9) for what this side sends.
+        level: zlib's compression level (0-9) for what this side sends. The default, 1, compresses
+            JSON-like text about 3x faster than zlib's own default of 6 for about 20% more bytes
+            (measured on benchmarks' W7 corpus: 191 vs 58 MB/s, 3.7x vs 4.4x smaller): the CPU of a
+            notebook kernel is dearer than bytes on a workshop's network. aiohttp chose the same.
         mem_level: zlib's memLevel (1-9): memory for compressing, per connection.
     """
 
@@ -59,7 +62,7 @@ class Compression:
     client_no_context_takeover: bool = False
     server_max_window_bits: int | None = None
     client_max_window_bits: int | None = None
-    level: int = 6
+    level: int = 1
     mem_level: int = 5
 
     def __post_init__(self) -> None:
@@ -249,7 +252,7 @@ class Deflate:
         level, mem_level: zlib settings for what this side sends.
     """
 
-    def __init__(self, params: Negotiated, server: bool, level: int = 6, mem_level: int = 5) -> None:
+    def __init__(self, params: Negotiated, server: bool, level: int = 1, mem_level: int = 5) -> None:
         self.params = params
         if server:
             self._own_bits, self._peer_bits = params.server_max_window_bits or 15, params.client_max_window_bits or 15
