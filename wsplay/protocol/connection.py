@@ -145,7 +145,7 @@ class Connection:
         self._partial: list[str] = []  # text decoded from the pending frame so far
         self._message: int | None = None  # opcode of the open fragmented message
         self._message_size = 0
-        self._last_length = 0  # payload length of the last complete frame
+        self._last_length = 0  # payload length of the last complete frame (of its message so far, for a fragment)
         self._read_size = _MIN_FREE  # the least room offered per read; adapts to the traffic
         self._offered = 0
         self._validator: Utf8Validator | None = None
@@ -192,8 +192,10 @@ class Connection:
         free = len(self._buf) - self._end
         if free < self._read_size and (free < _MIN_FREE or not self._pinned()):
             # A buffer pinned by a message's lent fragments is filled to its end first: whatever it
-            # leaves unused stays allocated until the message is done.
-            self._make_room(max(sizehint, self._read_size))
+            # leaves unused stays allocated until the message is done. `sizehint` is only a hint
+            # (asyncio gives -1, uvloop always 64 KiB): the read size that adapts to the traffic is
+            # better, and following uvloop's would give every idle connection 64 KiB.
+            self._make_room(self._read_size)
         view = self._view[self._end :]
         self._offered = len(view)
         return view
@@ -417,6 +419,7 @@ class Connection:
                 self._message_size = length
         else:
             self._message_size += length
+            self._last_length = self._message_size  # a message's fragments count together (next_frame's trim)
             if fin:
                 self._message = None
                 self._validator = None
