@@ -180,7 +180,7 @@ def test_a_size_hint_does_not_size_the_buffer() -> None:
 def test_a_fragmented_message_keeps_the_buffer_it_needs() -> None:
     # A 1 MiB message in 16 KiB fragments read whole at once (uvloop reads until the socket is empty):
     # the buffer it grew is kept for the next such message, not given back after every fragment's
-    # message and grown again (which cost W4 on uvloop 60% of its speed).
+    # message and grown again (which cost W4 on uvloop two thirds of its speed).
     conn = Connection(Side.SERVER)
     message = b"".join(cf(2 if i == 0 else 0, bytes(16 * 1024), fin=i == 63) for i in range(64))
     conn.receive_data(message)
