@@ -28,7 +28,7 @@ class Frame:
             connection dropped without a close frame).
     """
 
-    __slots__ = ("type", "connection", "error", "close_code", "close_reason", "_payload", "_segments", "_text", "_headers", "_fin")
+    __slots__ = ("type", "connection", "error", "close_code", "close_reason", "_payload", "_segments", "_lengths", "_text", "_headers", "_fin")
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class Frame:
         self.connection = connection
         self._payload = payload
         self._segments = segments
+        self._lengths: list[int] | None = None  # the fragments' lengths, once they were joined (data)
         self._text = text
         self._fin = fin
         self._headers = headers
@@ -69,13 +70,10 @@ class Frame:
             raise InvalidState(_BORROWED) from None
         self._payload = payload
         if segments is not None:
-            # The fragments may be let go now; `raw.segments` still tells them apart, as views of the joined bytes.
-            view, at = memoryview(payload), 0
-            parts: list[bytes | memoryview] = []
-            for part in segments:
-                parts.append(view[at : at + len(part)])
-                at += len(part)
-            self._segments = parts
+            # The fragments may be let go now: their lengths are enough for `raw.segments` to tell them
+            # apart again, as views of the joined bytes (made only if asked: most handlers never do).
+            self._lengths = list(map(len, segments))
+            self._segments = None
         return payload
 
     def data_as_string(self) -> str:
@@ -104,8 +102,8 @@ class Frame:
             extra = f" code={self.close_code} reason={self.close_reason!r}"
         elif self.type is FrameType.ERROR:
             extra = f" {self.error}"
-        elif self._segments is not None:
-            extra = f" segments={len(self._segments)}"
+        elif self._segments is not None or self._lengths is not None:
+            extra = f" segments={len(self._segments or self._lengths or ())}"
         return f"<Frame {self.type.name} {len(self)} bytes{extra}>"
 
 
@@ -150,8 +148,14 @@ class RawFrame:
     def segments(self) -> list[memoryview]:
         """One view per fragment of the message (a single one for an unfragmented frame)."""
         f = self._frame
-        parts = f._segments if f._segments is not None else [f._payload if f._payload is not None else b""]
-        return [_view(p) for p in parts]
+        if f._lengths is not None:  # joined by `data`: views of the joined bytes, one per fragment
+            view, at, parts = memoryview(f._payload), 0, []  # type: ignore[arg-type]
+            for n in f._lengths:
+                parts.append(view[at : at + n])
+                at += n
+            return parts
+        segments = f._segments if f._segments is not None else [f._payload if f._payload is not None else b""]
+        return [_view(p) for p in segments]
 
     @property
     def fin(self) -> bool:
@@ -160,7 +164,7 @@ class RawFrame:
     @property
     def is_segmented(self) -> bool:
         """True when several fragments were merged into this frame."""
-        return self._frame._segments is not None
+        return self._frame._segments is not None or self._frame._lengths is not None
 
     @property
     def headers(self) -> list[Header]:
