@@ -32,8 +32,8 @@ __all__ = ["KEEP_CLOSED", "PAYLOAD_BUDGET", "Recorder"]
 
 # Whole payloads kept per recorder, beyond PREVIEW bytes each: enough for the latest large message or
 # two. Not more by default: every payload held is memory the allocator cannot hand out again while it
-# is warm in the cache, and large traffic pays for that (W4, 1 MiB messages as 16 KiB fragments: 3%
-# slower with 1 MiB kept, 11% with 4 MiB, 24% with 64 MiB; benchmarks/README.md).
+# is warm in the cache, and large traffic pays for that (W4, 1 MiB messages as 16 KiB fragments:
+# 3-8% slower with 1 MiB kept, 11% with 4 MiB, 24% with 64 MiB; benchmarks/README.md).
 PAYLOAD_BUDGET = 1024 * 1024
 _monotonic = time.monotonic  # asyncio's loop.time(): records keep it, snapshots show wall-clock time
 KEEP_CLOSED = 1000  # closed connections whose counters are kept (a long-running host forgets older ones)
