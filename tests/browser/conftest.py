@@ -40,6 +40,8 @@ from testenv import MS, UNIT, missing, write_kernelspec
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
+    from wsplay import Host
+
 CHROMIUM = os.environ.get("WSPLAY_CHROMIUM", "/usr/bin/chromium")  # Debian's, by default
 CHROMIUM_ARGS = [
     "--headless",
@@ -122,6 +124,22 @@ def new_page(chromium: Browser) -> Iterator[Callable[..., Page]]:
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def echo_page_host(hosts: Callable[..., Host]) -> Host:
+    """The examples' echo in development mode, so it serves the client page at `host.client_url`."""
+    from wsplay.examples import echo
+
+    return hosts(echo(), development=True)
+
+
+@pytest.fixture
+def chat_page_host(hosts: Callable[..., Host]) -> Host:
+    """The examples' chat in development mode, with its client page."""
+    from wsplay.examples import chat
+
+    return hosts(chat(), development=True)
 
 
 def save_screenshot(page: Page, name: str) -> Path:

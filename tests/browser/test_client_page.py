@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,32 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture
-def chat_host() -> Iterator[Host]:
-    from wsplay import Host
-    from wsplay.examples import chat
-
-    host = Host.create().handler(chat()).port(0).development().start()
-    try:
-        yield host
-    finally:
-        host.stop()
-
-
-@pytest.fixture
-def echo_host() -> Iterator[Host]:
-    from wsplay import Host
-    from wsplay.examples import echo
-
-    host = Host.create().handler(echo()).port(0).development().start()
-    try:
-        yield host
-    finally:
-        host.stop()
-
-
 def test_two_pages_chat_through_the_client_page(
-    chat_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+    chat_page_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
 ) -> None:
     dialogs: list[str] = []  # an alert() from injected markup would land here
     page_errors: list[str] = []
@@ -61,11 +37,11 @@ def test_two_pages_chat_through_the_client_page(
     for n, page in enumerate(pages, start=1):
         page.on("dialog", on_dialog)
         page.on("pageerror", on_page_error)
-        page.goto(chat_host.client_url)
+        page.goto(chat_page_host.client_url)
         page.locator("body[data-state=open]").wait_for()
         # One after the other, each registered on the server before the next connects, so the
         # chat numbers them 0 and 1 in this order.
-        wait_until(lambda: len(chat_host.connections) == n, f"{n} connection(s) on the host")
+        wait_until(lambda: len(chat_page_host.connections) == n, f"{n} connection(s) on the host")
 
     send(pages[0], "hello")
     for page in pages:
@@ -121,25 +97,25 @@ def test_the_chat_page_over_https_and_wss(new_page: Callable[..., Page], screens
         host.stop()
 
 
-def test_the_page_and_the_host_speak_permessage_deflate(echo_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]) -> None:
+def test_the_page_and_the_host_speak_permessage_deflate(echo_page_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]) -> None:
     """Chromium offers permessage-deflate on every WebSocket; the host accepts it, the browser's
     messages arrive compressed (RSV1) and the host's compressed messages reach the page intact."""
     page = new_page()
-    page.goto(echo_host.client_url)
+    page.goto(echo_page_host.client_url)
     page.locator("body[data-state=open]").wait_for()
-    wait_until(lambda: len(echo_host.connections) == 1, "the page's connection on the host")
-    connection = echo_host.connections[0]
+    wait_until(lambda: len(echo_page_host.connections) == 1, "the page's connection on the host")
+    connection = echo_page_host.connections[0]
 
     # The handshake: the browser's own offer, the host's answer, both sides agreeing.
     assert page.evaluate("window.ws.extensions") == "permessage-deflate"
-    opened = [e for e in echo_host.events if e.kind == "open"][-1]
+    opened = [e for e in echo_page_host.events if e.kind == "open"][-1]
     offer = [v for k, v in opened.request_headers if k.lower() == "sec-websocket-extensions"]
     assert offer == ["permessage-deflate; client_max_window_bits"]  # what every Chromium sends
     assert opened.extensions == "permessage-deflate" and connection.extension is not None
 
     converse(page, connection)
 
-    frames = [f for f in echo_host.frames if f.connection == connection.id and f.opcode < 8]
+    frames = [f for f in echo_page_host.frames if f.connection == connection.id and f.opcode < 8]
     got = [f for f in frames if f.direction == "in"]
     sent = [f for f in frames if f.direction == "out"]
     # Chromium compresses every message, short ones too; each one frame with RSV1, masked.
@@ -156,6 +132,6 @@ def test_the_page_and_the_host_speak_permessage_deflate(echo_host: Host, new_pag
     assert big.length < 1000
     first, again = [f for f in sent if f.payload == NOISE.encode()][:2]  # the echoes of the page's two
     assert first.length > 400 and again.length < 30, (first.length, again.length)
-    counts = echo_host.recorder.counters(connection.id)
+    counts = echo_page_host.recorder.counters(connection.id)
     assert counts.ratio_in is not None and counts.ratio_in < 0.5 and counts.ratio_out is not None and counts.ratio_out < 0.1
     screenshot(page, "client-page-deflate")

@@ -6,7 +6,7 @@ The page's HTML is read from the notebook itself, so the test checks the page st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,28 +36,16 @@ def page_from(cell_id: str | None = None, tag: str | None = None) -> str:
     return page
 
 
-@pytest.fixture
-def echo_host() -> Iterator[Host]:
-    from wsplay import Host
-    from wsplay.examples import echo
-
-    host = Host.create().handler(echo()).port(0).development().start()
-    try:
-        yield host
-    finally:
-        host.stop()
-
-
 def _log(page: Page) -> str:
     return page.locator("#log").inner_text()
 
 
 def test_the_page_written_in_the_cell_sends_what_its_buttons_say(
-    echo_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
+    echo_page_host: Host, new_page: Callable[..., Page], screenshot: Callable[[Page, str], Path]
 ) -> None:
-    echo_host.page(page_from("page"))
+    echo_page_host.page(page_from("page"))
     page = new_page()
-    page.goto(echo_host.client_url)
+    page.goto(echo_page_host.client_url)
     page.locator("#log").get_by_text("open; extensions: permessage-deflate").wait_for()  # the browser's offer, accepted
     page.fill("#text", "hello from chromium")
     page.click("#send")
@@ -70,8 +58,8 @@ def test_the_page_written_in_the_cell_sends_what_its_buttons_say(
     page.locator("#log").get_by_text("closed: 4000").wait_for()  # the code the server echoed
     screenshot(page, "page-from-a-cell")
 
-    wait_for(lambda: any(r.type_name == "CLOSE" and r.direction == "in" for r in echo_host.frames), 5 * UNIT, "the close frame")
-    frames = [r for r in echo_host.frames if r.direction == "in"]
+    wait_for(lambda: any(r.type_name == "CLOSE" and r.direction == "in" for r in echo_page_host.frames), 5 * UNIT, "the close frame")
+    frames = [r for r in echo_page_host.frames if r.direction == "in"]
     text = next(r for r in frames if r.payload == b"hello from chromium")
     binary = next(r for r in frames if r.type_name == "BINARY")
     close = next(r for r in frames if r.type_name == "CLOSE")
@@ -82,13 +70,13 @@ def test_the_page_written_in_the_cell_sends_what_its_buttons_say(
     assert len(keys) == len(frames)  # a fresh random mask key on every frame
 
 
-def test_the_solution_page_measures_a_round_trip(echo_host: Host, new_page: Callable[..., Page]) -> None:
-    echo_host.page(page_from(tag="solution"))
+def test_the_solution_page_measures_a_round_trip(echo_page_host: Host, new_page: Callable[..., Page]) -> None:
+    echo_page_host.page(page_from(tag="solution"))
     page = new_page()
-    page.goto(echo_host.client_url)
+    page.goto(echo_page_host.client_url)
     page.locator("#log").get_by_text("open;").wait_for()
     page.click("#rtt")
     page.locator("#log").get_by_text("round trip:").wait_for()
     assert " ms" in _log(page)
-    json_frames = [r for r in echo_host.frames if r.direction == "in" and r.payload.startswith(b'{"sent":')]
+    json_frames = [r for r in echo_page_host.frames if r.direction == "in" and r.payload.startswith(b'{"sent":')]
     assert len(json_frames) == 1
