@@ -12,29 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from labpictures import show, svg_of
+
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01-handshake-and-frame.ipynb"
-# JupyterLab puts an SVG output into an <img> whose src is a data: URL (URL-encoded, or base64).
-SVG_OF_IMG = """img => {
-  const [head, data] = [img.src.slice(0, img.src.indexOf(",")), img.src.slice(img.src.indexOf(",") + 1)];
-  return head.endsWith(";base64") ? atob(data) : decodeURIComponent(data);
-}"""
 LAST_OUTPUT = "<Host stopped"
-
-
-def _svg_of(img: Locator) -> str:
-    return str(img.evaluate(SVG_OF_IMG))
-
-
-def _show(page: Page, img: Locator, name: str, screenshot: Callable[[Page, str], Path]) -> Path:
-    img.evaluate("img => img.closest('.jp-Cell').scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
-    assert img.evaluate("img => img.complete && img.naturalWidth") > 300  # decoded and drawn, not a broken image
-    return screenshot(page, name)
 
 
 def test_the_frame_notebook_draws_the_handshake_and_the_bits_in_lab(
@@ -50,15 +36,15 @@ def test_the_frame_notebook_draws_the_handshake_and_the_bits_in_lab(
     assert not [text for text in errors if "Traceback" in text or "Error" in text], errors
 
     images = page.locator(".jp-RenderedSVG img")
-    svgs = [_svg_of(images.nth(i)) for i in range(images.count())]
+    svgs = [svg_of(images.nth(i)) for i in range(images.count())]
     handshake = next(i for i, svg in enumerate(svgs) if "Sec-WebSocket-Accept" in svg)
     bits = next(i for i, svg in enumerate(svgs) if "a masked text frame" in svg)
     assert "101 Switching Protocols" in svgs[handshake] and "✓ matches" in svgs[handshake]
     assert "masking key = 37 fa 21 3d" in svgs[bits] and "7f 9f 4d 51 58" in svgs[bits]  # RFC 6455 5.7's frame
     assert sum("the 16-bit form" in svg for svg in svgs) == 1
 
-    shot = _show(page, images.nth(handshake), "jupyterlab-handshake", screenshot)
+    shot = show(page, images.nth(handshake), "jupyterlab-handshake", screenshot)
     assert shot.stat().st_size > 10_000
-    shot = _show(page, images.nth(bits), "jupyterlab-frame-bits", screenshot)
+    shot = show(page, images.nth(bits), "jupyterlab-frame-bits", screenshot)
     assert shot.stat().st_size > 10_000
     page.keyboard.press("Escape")

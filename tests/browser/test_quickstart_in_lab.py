@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from labpictures import show, svg_of
 from testenv import MS
 
 if TYPE_CHECKING:
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "00-quickstart.ipynb"
-# JupyterLab puts an SVG output into an <img> whose src is a data: URL (URL-encoded, or base64).
-SVG_OF_IMG = """img => {
-  const [head, data] = [img.src.slice(0, img.src.indexOf(",")), img.src.slice(img.src.indexOf(",") + 1)];
-  return head.endsWith(";base64") ? atob(data) : decodeURIComponent(data);
-}"""
 LAST_OUTPUT = "<Host stopped"  # the last cell prints the stopped host
 
 
@@ -65,9 +61,6 @@ def test_quickstart_runs_in_lab_with_its_panel(
     # The picture (an SVG saved in the output, so nbconvert shows it too): Alice's connection.
     picture = page.locator(".jp-RenderedSVG img").first
     picture.wait_for(state="attached", timeout=10_000)
-    picture.evaluate("img => img.closest('.jp-Cell').scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
-    assert picture.evaluate("img => img.complete && img.naturalWidth") > 300  # decoded and drawn
-    assert "Alice" in picture.evaluate(SVG_OF_IMG)
-    screenshot(page, "jupyterlab-quickstart-picture")
+    assert "Alice" in svg_of(picture)
+    show(page, picture, "jupyterlab-quickstart-picture", screenshot)
     page.keyboard.press("Escape")
