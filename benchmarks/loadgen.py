@@ -40,7 +40,7 @@ import struct
 import sys
 import time
 import zlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -497,14 +497,7 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
         await asyncio.wait_for(asyncio.gather(*(c.drained for c in clients)), 30)
     except asyncio.TimeoutError:
         stats.error("echoes still missing 30 s after the deadline")
-    for c in clients:
-        c.close()
-    try:
-        await asyncio.wait_for(asyncio.gather(*(c.lost for c in clients)), 15)
-    except asyncio.TimeoutError:
-        stats.error("server did not close the TCP connection after the close handshake")
-        for c in clients:
-            c.transport.abort()  # type: ignore[union-attr]
+    await close_all(clients, 15, stats, "server did not close the TCP connection after the close handshake")
     result = {
         "messages": completed,
         "seconds": round(elapsed, 3),
@@ -516,6 +509,19 @@ async def stream_echo(url: str, workload: str, conns: int, inflight: int, durati
     if payload > 4096 * completed:  # large messages (W3, W4, W7): MB per server CPU-second too
         window.cpu(result, payload / 1e6, "MB")
     return _finish(result, stats)
+
+
+async def close_all(clients: Sequence[EchoClient], timeout: float, stats: Stats, error: str) -> None:
+    """Start every client's close handshake and wait for the server's FIN on each; past `timeout`,
+    count `error` and drop what is left."""
+    for c in clients:
+        c.close()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.lost for c in clients)), timeout)
+    except asyncio.TimeoutError:
+        stats.error(error)
+        for c in clients:
+            c.transport.abort()  # type: ignore[union-attr]
 
 
 def _finish(result: dict, stats: Stats) -> dict:
@@ -752,14 +758,7 @@ async def idle(url: str, pid: int | None, count: int = 2000, settle: float = 1.0
     await asyncio.sleep(settle)
     after = status_kib(pid, "VmRSS")
     hwm = status_kib(pid, "VmHWM")
-    for c in clients:
-        c.close()
-    try:
-        await asyncio.wait_for(asyncio.gather(*(c.lost for c in clients)), 30)
-    except asyncio.TimeoutError:
-        stats.error("server did not close every idle connection after the close handshake")
-        for c in clients:
-            c.transport.abort()  # type: ignore[union-attr]
+    await close_all(clients, 30, stats, "server did not close every idle connection after the close handshake")
     result = {
         "connections": len(clients),
         "rss_before_kib": before,
@@ -1185,14 +1184,7 @@ async def broadcast(url: str, receivers: int, duration: float, pid: int | None =
             if lat:
                 result.update(latency_messages=len(lat), p50_ms=round(lat[len(lat) // 2] * 1000, 2),
                               p99_ms=round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 2))
-    for m in members:
-        m.close()
-    try:
-        await asyncio.wait_for(asyncio.gather(*(m.lost for m in members)), 30)
-    except asyncio.TimeoutError:
-        stats.error("server did not close every chat connection after the close handshake")
-        for m in members:
-            m.transport.abort()  # type: ignore[union-attr]
+    await close_all(members, 30, stats, "server did not close every chat connection after the close handshake")
     return _finish(result, stats)
 
 
